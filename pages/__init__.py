@@ -1,0 +1,1 @@
+"""Streamlit pages: each module has a render() and small private helpers; pages only draw."""
