@@ -19,6 +19,12 @@ import torch
 from core.errors import ConfigError, DataError, WorkbenchError
 from core.records import TextExample, TokenExample
 
+from transformers.utils import logging as _hf_logging
+
+# Worker logs are for people: keep transformers' load reports and progress bars out of them.
+_hf_logging.set_verbosity_error()
+_hf_logging.disable_progress_bar()
+
 IGNORE_INDEX = -100
 TASKS = ("ner", "classification", "multilabel")
 ADAPTERS = ("full", "frozen", "lora")

@@ -1,0 +1,69 @@
+"""Length-bucketed batch plans and padding: the fast path's answer to padding waste.
+
+A plan is a pure function of (lengths, batch size, seed, epoch), so a resumed run replays
+the same batches from the same position.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+
+def plan_batches(lengths: np.ndarray, batch_size: int, *, seed: int, epoch: int,
+                 chunk_batches: int = 50, shuffle: bool = True) -> list[np.ndarray]:
+    """Index arrays, one per batch: shuffled, then sorted by length inside chunks of
+    `chunk_batches` batches so that each batch holds similar lengths, then batch order shuffled."""
+    n = len(lengths)
+    if n == 0:
+        return []
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(n) if shuffle else np.arange(n)
+    span = batch_size * chunk_batches
+    batches: list[np.ndarray] = []
+    for lo in range(0, n, span):
+        part = order[lo:lo + span]
+        part = part[np.argsort(lengths[part], kind="stable")]
+        batches.extend(part[i:i + batch_size] for i in range(0, len(part), batch_size))
+    if shuffle:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    return batches
+
+
+def bucket_length(length: int, multiple: int | None, cap: int) -> int:
+    """The padded length: exact on CPU (multiple None), else rounded up to a few fixed shapes."""
+    if not multiple:
+        return length
+    return min(cap, int(math.ceil(length / multiple) * multiple))
+
+
+def collate_tokens(features: list[dict], idx: np.ndarray, *, pad_id: int,
+                   multiple: int | None = None, cap: int = 512) -> dict[str, torch.Tensor]:
+    """input_ids / attention_mask / labels tensors (B, T) for token-classification windows."""
+    rows = [features[i] for i in idx]
+    t = bucket_length(max(len(r["input_ids"]) for r in rows), multiple, cap)
+    ids = np.full((len(rows), t), pad_id, dtype=np.int64)
+    mask = np.zeros((len(rows), t), dtype=np.int64)
+    labels = np.full((len(rows), t), -100, dtype=np.int64)
+    for b, r in enumerate(rows):
+        n = len(r["input_ids"])
+        ids[b, :n] = r["input_ids"]
+        mask[b, :n] = 1
+        if "labels" in r:
+            labels[b, :n] = r["labels"]
+    return {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask),
+            "labels": torch.from_numpy(labels)}
+
+
+def collate_texts(features: list[dict], idx: np.ndarray, *, pad_id: int, multi_label: bool,
+                  multiple: int | None = None, cap: int = 512) -> dict[str, torch.Tensor]:
+    """input_ids / attention_mask (B, T) and labels (B,) or multi-hot (B, C) for texts."""
+    out = collate_tokens([{"input_ids": features[i]["input_ids"]} for i in idx],
+                         np.arange(len(idx)), pad_id=pad_id, multiple=multiple, cap=cap)
+    if "labels" in features[idx[0]]:
+        dtype = torch.float32 if multi_label else torch.int64
+        out["labels"] = torch.tensor([features[i]["labels"] for i in idx], dtype=dtype)
+    else:
+        out.pop("labels")
+    return out

@@ -1,0 +1,85 @@
+"""Checkpoints at checkpoints/step_N: safetensors weights plus optimizer, scheduler, RNG and
+data-order state, so a resumed run replays exactly what an uninterrupted one would."""
+from __future__ import annotations
+
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_model, save_model
+
+
+@dataclass
+class TrainState:
+    """Where training stands: optimizer steps done, data position, best score so far."""
+
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    best_score: float | None = None
+    best_step: int | None = None
+    bad_evals: int = 0
+    early_stopped: bool = False
+
+
+def save(run_dir: Path, model, optimizer, scheduler, state: TrainState, keep: int = 2) -> Path:
+    """Write checkpoints/step_N atomically (temp folder + rename); keep the newest `keep`."""
+    root = Path(run_dir) / "checkpoints"
+    final = root / f"step_{state.step}"
+    tmp = root / f".tmp_step_{state.step}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_model(model, str(tmp / "model.safetensors"))
+    rng = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        rng["cuda"] = torch.cuda.get_rng_state_all()
+    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "rng": rng, "state": asdict(state)}, tmp / "trainer_state.pt")
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    for old in sorted(_steps(root), key=lambda p: int(p.name[5:]))[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def _steps(root: Path) -> list[Path]:
+    if not root.is_dir():
+        return []
+    return [p for p in root.iterdir() if p.is_dir() and p.name.startswith("step_")
+            and p.name[5:].isdigit() and (p / "trainer_state.pt").exists()]
+
+
+def latest(run_dir: Path) -> Path | None:
+    """The newest complete checkpoint folder, or None."""
+    found = _steps(Path(run_dir) / "checkpoints")
+    return max(found, key=lambda p: int(p.name[5:])) if found else None
+
+
+def load(path: Path, model, optimizer, scheduler) -> TrainState:
+    """Restore model, optimizer, scheduler and RNG state; returns the TrainState."""
+    load_model(model, str(Path(path) / "model.safetensors"))
+    blob = torch.load(Path(path) / "trainer_state.pt", weights_only=True)
+    optimizer.load_state_dict(blob["optimizer"])
+    scheduler.load_state_dict(blob["scheduler"])
+    torch.set_rng_state(blob["rng"]["torch"])
+    if "cuda" in blob["rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(blob["rng"]["cuda"])
+    return TrainState(**blob["state"])
+
+
+def save_best(run_dir: Path, model) -> None:
+    path = Path(run_dir) / "checkpoints" / "best.safetensors"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    save_model(model, str(tmp))
+    tmp.replace(path)
+
+
+def load_best(run_dir: Path, model) -> bool:
+    """Load the best weights seen on dev, if any were saved; True when loaded."""
+    path = Path(run_dir) / "checkpoints" / "best.safetensors"
+    if path.exists():
+        load_model(model, str(path))
+        return True
+    return False

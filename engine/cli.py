@@ -1,0 +1,302 @@
+"""Command line: train, evaluate, validate and the queue, without the browser.
+
+`evaluate` and `validate` never import torch, so they start fast.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from core.errors import WorkbenchError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m engine", description="Fine-tuning workbench engine.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train in the foreground and write a run folder")
+    t.add_argument("--config", required=True, type=Path, help="run config (.toml or .json)")
+    t.add_argument("--run-dir", type=Path, help="write here instead of a new run under the workspace")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key (value parsed as TOML), e.g. --set epochs=1")
+    t.add_argument("--quiet", action="store_true", help="print only the final report")
+
+    e = sub.add_parser("evaluate", help="conlleval-style per-entity report for CoNLL files")
+    e.add_argument("--gold", required=True, type=Path,
+                   help="gold CoNLL file; alone, its last two columns are gold and predicted tags")
+    e.add_argument("--pred", type=Path, help="predicted CoNLL file with the same tokens")
+    e.add_argument("--strict", action="store_true", help="strict entity matching (seqeval mode='strict')")
+    e.add_argument("--scheme", help="tag scheme for --strict (default: detected from gold)")
+    e.add_argument("--tokens", action="store_true", help="add the token-level per-tag table")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--digits", type=int, default=3)
+
+    v = sub.add_parser("validate", help="diagnostics for a data file; exit 1 when it is unusable")
+    v.add_argument("file", type=Path)
+    v.add_argument("--scheme", help="expected tag scheme (default: detected)")
+    v.add_argument("--format", dest="fmt", help="conll, jsonl, csv, tsv or parquet (default: detected)")
+    v.add_argument("--json", action="store_true", help="print diagnostics as JSON")
+
+    q = sub.add_parser("queue", help="list, submit, cancel, resume runs; serve the queue")
+    qs = q.add_subparsers(dest="action", required=True)
+    qs.add_parser("list", help="runs, newest first")
+    s = qs.add_parser("submit", help="enqueue a run config")
+    s.add_argument("config", type=Path)
+    for name in ("cancel", "resume"):
+        qs.add_parser(name).add_argument("run_id")
+    sv = qs.add_parser("serve", help="run the scheduler in the foreground")
+    sv.add_argument("--until-idle", action="store_true", help="exit when nothing is queued or running")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return {"train": cmd_train, "evaluate": cmd_evaluate, "validate": cmd_validate,
+                "queue": cmd_queue}[args.command](args)
+    except WorkbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+# ---- evaluate ---------------------------------------------------------------------------
+def _read_bytes(path: Path) -> bytes:
+    from core.errors import DataError
+
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read file: {exc.strerror}", source=str(path)) from None
+
+
+def load_gold_pred(gold: Path, pred: Path | None) -> tuple[list, list]:
+    """Gold and predicted tag sequences from one or two CoNLL files, tokens checked equal."""
+    from core.errors import DataError
+    from core.formats import read_conll
+
+    gold_bytes = _read_bytes(gold)
+    if pred is None:
+        g = read_conll(gold_bytes, source=str(gold), tag_column=-2)
+        p = read_conll(gold_bytes, source=str(gold), tag_column=-1)
+        return [ex.tags for ex in g], [ex.tags for ex in p]
+    g = read_conll(gold_bytes, source=str(gold))
+    p = read_conll(_read_bytes(pred), source=str(pred))
+    if len(g) != len(p):
+        raise DataError("gold and predicted files have different sentence counts", source=str(pred),
+                        expected=f"{len(g)} sentences", found=f"{len(p)}")
+    for i, (a, b) in enumerate(zip(g, p)):
+        if a.tokens != b.tokens:
+            j = next((k for k, (x, y) in enumerate(zip(a.tokens, b.tokens)) if x != y),
+                     min(len(a.tokens), len(b.tokens)))
+            raise DataError(f"sentence {i + 1} differs from the gold file at token {j + 1}",
+                            source=str(pred), line=b.line + j if b.line else None,
+                            expected=repr(a.tokens[j]) if j < len(a.tokens) else "end of sentence",
+                            found=repr(b.tokens[j]) if j < len(b.tokens) else "end of sentence")
+    return [ex.tags for ex in g], [ex.tags for ex in p]
+
+
+def cmd_evaluate(args) -> int:
+    from core import metrics
+
+    gold, pred = load_gold_pred(args.gold, args.pred)
+    mode, scheme = "conlleval", None
+    if args.strict:
+        from core.schemes import detect_scheme
+
+        mode, scheme = "strict", (args.scheme or detect_scheme(gold)).upper()
+    report = metrics.entity_report(gold, pred, mode=mode, scheme=scheme)
+    if args.json:
+        out = {**report["per_type"], "micro": report["micro"], "macro": report["macro"],
+               "weighted": report["weighted"]}
+        if args.tokens:
+            out["tokens"] = metrics.token_report(gold, pred)
+        print(json.dumps(out, indent=1, default=float))
+        return 0
+    print(metrics.format_table(report, digits=args.digits))
+    if args.tokens:
+        print()
+        print(metrics.format_table(metrics.token_report(gold, pred), digits=args.digits))
+    return 0
+
+
+# ---- validate ---------------------------------------------------------------------------
+def cmd_validate(args) -> int:
+    from core.errors import DataError
+
+    try:
+        return _validate(args)
+    except DataError as exc:
+        print(f"error: {exc}")
+        return 1
+    except WorkbenchError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever the bytes, never a traceback
+        print(f"error: {args.file}: could not be read ({type(exc).__name__}: {exc})")
+        return 1
+
+
+def _validate(args) -> int:
+    from core.formats import read_any
+    from core.records import TokenExample
+
+    data = _read_bytes(args.file)
+    records = read_any(data, args.file.name, fmt=args.fmt)
+    if records and isinstance(records[0], TokenExample):
+        from core.schemes import detect_scheme, diagnose
+
+        scheme = (args.scheme or detect_scheme([ex.tags for ex in records])).upper()
+        diags = diagnose({str(args.file): records}, scheme=scheme)
+        labels = sorted({t for ex in records for t in ex.tags})
+        summary = {"format": "token classification", "sentences": len(records),
+                   "tokens": sum(len(ex.tokens) for ex in records),
+                   "documents": len({ex.doc for ex in records}), "scheme": scheme, "labels": labels}
+    else:
+        diags = []
+        labels = sorted({label for ex in records for label in ex.labels})
+        summary = {"format": "text classification", "examples": len(records), "labels": labels,
+                   "multi_label": any(len(ex.labels) != 1 for ex in records)}
+    errors = [d for d in diags if d.severity == "error"]
+    if args.json:
+        print(json.dumps({"summary": summary, "diagnostics": [vars(d) if hasattr(d, "__dict__") else d._asdict()
+                                                              for d in diags]}, indent=1, default=str))
+    else:
+        for d in diags:
+            where = f"{d.source}:{d.line}" if d.line else d.source
+            print(f"{d.severity:7s} {where}: {d.message}")
+        print("summary: " + ", ".join(f"{k} {v if not isinstance(v, list) else ' '.join(v)}"
+                                      for k, v in summary.items()))
+        print("usable" if not errors else f"not usable: {len(errors)} error(s)")
+    return 1 if errors else 0
+
+
+# ---- train ------------------------------------------------------------------------------
+def load_config_file(path: Path, overrides: list[str] = ()):
+    """RunConfig from a .toml or .json file plus KEY=VALUE overrides; validated."""
+    import tomllib
+
+    from core.config import config_from_dict, config_to_dict, from_json, from_toml, validate
+    from core.errors import ConfigError
+
+    text = _read_bytes(path).decode("utf-8", errors="replace")
+    cfg = from_json(text) if path.suffix == ".json" else from_toml(text)
+    if overrides:
+        d = config_to_dict(cfg)
+        for item in overrides:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
+            try:
+                d[key.strip()] = tomllib.loads(f"v = {value}")["v"]
+            except tomllib.TOMLDecodeError:
+                d[key.strip()] = value
+        cfg = config_from_dict(d)
+    base = path.resolve().parent
+    for key in ("train", "dev", "test"):  # relative data paths are relative to the config file
+        ref = getattr(cfg, key)
+        if ref and ":" not in ref and not Path(ref).is_absolute():
+            candidate = base / ref
+            if candidate.exists() or not Path(ref).exists():
+                setattr(cfg, key, str(candidate))
+    validate(cfg)
+    return cfg
+
+
+def _print_event(info: dict) -> None:
+    ev = info["event"]
+    if ev == "start":
+        print(f"start: {info['train_examples']} train / {info['dev_examples']} dev / "
+              f"{info['test_examples']} test examples, {info['total_steps']} steps on {info['device']} "
+              f"({info['precision']}), {info['trainable_params']:,} trainable parameters")
+        for note in info.get("notes", []):
+            print(f"  note: {note}")
+    elif ev == "log":
+        print(f"step {info['step']:>6}  epoch {info['epoch']:.2f}  loss {info['loss']:.4f}  "
+              f"lr {info['lr']:.2e}  {info['tokens_per_s']:,.0f} tok/s", flush=True)
+    elif ev == "eval":
+        print(f"eval step {info['step']}: dev {info['metric']} {info['value']:.4f}"
+              + ("  (best)" if info.get("best") else ""), flush=True)
+    elif ev in ("resume", "stopped", "early_stop", "checkpoint"):
+        print(f"{ev}: step {info['step']}", flush=True)
+
+
+def cmd_train(args) -> int:
+    from core.config import config_to_dict
+    from engine.data import workspace_root
+    from engine.runfolder import read_json, write_json_atomic
+    from engine.store import Store
+    from engine.worker import StopFlag, run
+
+    cfg = load_config_file(args.config, args.set)
+    if args.run_dir:
+        run_dir = args.run_dir
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(run_dir / "config.json", config_to_dict(cfg))
+    else:
+        store = Store(workspace_root())
+        run_dir = store.run_dir(store.create_run(config_to_dict(cfg), state="running"))
+    print(f"run folder: {run_dir}", flush=True)
+    flag = StopFlag()
+    flag.install()
+    state = run(run_dir, stop=flag, echo=None if args.quiet else _print_event)
+    if not args.run_dir:
+        store.sync_state(run_dir.name)
+    if state != "completed":
+        status = read_json(run_dir / "status.json", default={})
+        print(f"run {state}: {status.get('error') or ''}".rstrip(), file=sys.stderr)
+        return 0 if state == "cancelled" else 1
+    print_report(read_json(run_dir / "report.json", default={}))
+    return 0
+
+
+def print_report(report: dict) -> None:
+    """The final per-entity (or per-class) tables for dev and test."""
+    from core import metrics
+
+    for split in ("dev", "test"):
+        if split not in report:
+            continue
+        rep = report[split]
+        print(f"\n== {split}")
+        if "entities" in rep:
+            print(metrics.format_table(rep["entities"]))
+        else:
+            print(metrics.format_table(rep["classes"]))
+            acc = rep["classes"].get("accuracy", rep["classes"].get("subset_accuracy"))
+            if acc is not None:
+                print(f"accuracy {acc:.4f}")
+
+
+# ---- queue ------------------------------------------------------------------------------
+def cmd_queue(args) -> int:
+    from core.config import config_to_dict
+    from engine import queue
+    from engine.data import workspace_root
+    from engine.store import Store
+
+    store = Store(workspace_root())
+    if args.action == "list":
+        queue.reconcile(store)
+        for run in store.list_runs():
+            st = run["status"]
+            prog = f"{st.get('step', 0)}/{st.get('total_steps') or '?'}"
+            print(f"{run['id']:45s} {run['state']:12s} {prog:>12s}  {run['task']}")
+        return 0
+    if args.action == "submit":
+        run_id = queue.submit(store, config_to_dict(load_config_file(args.config)))
+        queue.ensure_daemon(store)
+        print(run_id)
+        return 0
+    if args.action == "cancel":
+        print(queue.cancel(store, args.run_id))
+        return 0
+    if args.action == "resume":
+        queue.resume(store, args.run_id)
+        queue.ensure_daemon(store)
+        print("queued")
+        return 0
+    queue.serve(store, until_idle=args.until_idle)
+    return 0

@@ -1,0 +1,433 @@
+"""The training loop: a generator yielding one info dict per event, which the worker writes
+to the run folder and tests drive directly.
+
+Events: start, log (every cfg.log_every optimizer steps), eval (dev, during training),
+checkpoint, stopped (asked to stop: checkpoint written), end (final dev/test report written).
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from core.config import RunConfig
+from core.errors import ConfigError
+from engine import batching, checkpoint
+from engine.data import load_splits
+from engine.runfolder import write_json_atomic
+
+
+@dataclass
+class Prepared:
+    """Everything derived from the config before the first step: data, labels, features."""
+
+    cfg: RunConfig
+    splits: dict
+    labels: list[str]
+    tokenizer: object
+    features: dict[str, list[dict]]
+    lengths: dict[str, np.ndarray]
+    label_counts: np.ndarray
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def label2id(self) -> dict[str, int]:
+        return {label: i for i, label in enumerate(self.labels)}
+
+
+def pick_device(cfg: RunConfig) -> torch.device:
+    if cfg.device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if cfg.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device: {cfg.device!r} asked for, but no CUDA GPU is visible")
+    return torch.device(cfg.device)
+
+
+def pick_dtype(cfg: RunConfig, device: torch.device) -> torch.dtype | None:
+    """Autocast dtype, or None for plain fp32."""
+    if cfg.precision == "fp32" or (cfg.precision == "auto" and device.type != "cuda"):
+        return None
+    if cfg.precision in ("auto", "bf16"):
+        if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            return None if cfg.precision == "auto" else torch.float16
+        return torch.bfloat16
+    return torch.float16
+
+
+def collect_labels(cfg: RunConfig, splits: dict) -> list[str]:
+    """Label inventory: 'O' first for NER, then every label seen in any split, sorted."""
+    seen: set[str] = set()
+    for records in splits.values():
+        for ex in records:
+            seen.update(ex.tags if cfg.task == "ner" else ex.labels)
+    if cfg.task == "ner":
+        seen.discard("O")
+        return ["O"] + sorted(seen)
+    return sorted(seen)
+
+
+def prepare(cfg: RunConfig) -> Prepared:
+    """Load and convert data, augment train, tokenise every split once."""
+    from engine.models import encode_ner, encode_text, load_tokenizer
+
+    splits = load_splits(cfg)
+    notes = []
+    if cfg.task == "ner":
+        splits = _convert_schemes(cfg, splits, notes)
+    if cfg.augment:
+        from core.augment import augment_many
+
+        extra = augment_many(splits["train"], cfg.augment, seed=cfg.seed).examples
+        notes.append(f"augmentation added {len(extra)} training examples")
+        splits["train"] = list(splits["train"]) + list(extra)
+    labels = collect_labels(cfg, splits)
+    label2id = {label: i for i, label in enumerate(labels)}
+    tokenizer = load_tokenizer(cfg.model)
+    features, lengths = {}, {}
+    for name, records in splits.items():
+        if cfg.task == "ner":
+            feats = encode_ner(tokenizer, records, label2id, max_length=cfg.max_length,
+                               stride=cfg.window_stride, alignment=cfg.label_alignment)
+        else:
+            feats = encode_text(tokenizer, records, label2id, max_length=cfg.max_length,
+                                multi_label=cfg.task == "multilabel")
+        features[name] = feats
+        lengths[name] = np.array([len(f["input_ids"]) for f in feats], dtype=np.int64)
+    counts = np.zeros(len(labels), dtype=np.int64)
+    for ex in splits["train"]:
+        for label in (ex.tags if cfg.task == "ner" else ex.labels):
+            counts[label2id[label]] += 1
+    return Prepared(cfg, splits, labels, tokenizer, features, lengths, counts, notes)
+
+
+def _convert_schemes(cfg: RunConfig, splits: dict, notes: list[str]) -> dict:
+    from core.schemes import convert_examples, detect_scheme
+
+    out = {}
+    for name, records in splits.items():
+        source = cfg.tag_scheme
+        if source == "auto":
+            source = detect_scheme([ex.tags for ex in records])
+        if source != cfg.train_scheme:
+            notes.append(f"{name}: tags converted {source} → {cfg.train_scheme}")
+            records = convert_examples(records, cfg.train_scheme)
+        out[name] = records
+    return out
+
+
+def build_optimizer(model: torch.nn.Module, cfg: RunConfig, device: torch.device):
+    """AdamW with no weight decay on biases and LayerNorm weights; fused on CUDA."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (no_decay if p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(p)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.learning_rate, betas=(cfg.adam_beta1, cfg.adam_beta2),
+                             eps=cfg.adam_eps, fused=device.type == "cuda")
+
+
+def build_scheduler(optimizer, cfg: RunConfig, total_steps: int):
+    from core.schedules import lr_multiplier
+
+    warmup = int(cfg.warmup_ratio * total_steps)
+    params = _schedule_params(cfg)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_multiplier(min(step, total_steps), total_steps, warmup,
+                                              cfg.schedule, **params))
+
+
+def _schedule_params(cfg: RunConfig) -> dict:
+    return {"linear.v1": {"end_ratio": cfg.lr_min_ratio},
+            "cosine.v1": {"cycles": cfg.lr_cycles, "min_ratio": cfg.lr_min_ratio},
+            "polynomial.v1": {"power": cfg.lr_power, "end_ratio": cfg.lr_min_ratio},
+            }.get(cfg.schedule, {})
+
+
+def build_loss(cfg: RunConfig, counts: np.ndarray, device: torch.device) -> Callable:
+    from core.losses import class_weights, make_loss
+
+    params: dict = {}
+    if cfg.task == "multilabel":
+        name = "bce.v1" if cfg.loss == "cross_entropy.v1" else cfg.loss
+    else:
+        name = cfg.loss
+        if cfg.label_smoothing:
+            params["label_smoothing"] = cfg.label_smoothing
+        if name == "focal.v1":
+            params["gamma"] = cfg.focal_gamma
+    if cfg.class_weights != "none":
+        extra = {"beta": cfg.class_weight_beta} if cfg.class_weights == "effective_number.v1" else {}
+        w = class_weights(cfg.class_weights, counts, **extra).to(device)
+        params["pos_weight" if name == "bce.v1" else "weight"] = w
+    return make_loss(name, **params)
+
+
+def total_steps_for(cfg: RunConfig, n_batches: int) -> int:
+    per_epoch = max(1, math.ceil(n_batches / cfg.grad_accum))
+    return cfg.max_steps or per_epoch * cfg.epochs
+
+
+def train(cfg: RunConfig, run_dir: Path, *, should_stop: Callable[[], bool] = lambda: False,
+          resume: bool = True) -> Iterator[dict]:
+    """Train per `cfg`, writing checkpoints, report.json, predictions.jsonl and model/ into
+    `run_dir`; resumes from the latest checkpoint there when `resume` is true."""
+    from engine.models import build_model
+
+    run_dir = Path(run_dir)
+    t_start = time.time()
+    torch.set_num_threads(cfg.threads or max(1, os.cpu_count() or 1))
+    torch.manual_seed(cfg.seed)
+    device = pick_device(cfg)
+    amp = pick_dtype(cfg, device)
+    prep = prepare(cfg)
+    model = build_model(cfg.model, cfg.task, prep.labels, adapter=cfg.adapter, lora_r=cfg.lora_r,
+                        lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                        lora_target_modules=tuple(cfg.lora_target_modules), dropout=cfg.dropout)
+    model.to(device)
+    pad_id = prep.tokenizer.pad_token_id or 0
+    multiple = 32 if device.type == "cuda" else None  # few fixed shapes on GPU; exact on CPU
+    n_batches = math.ceil(len(prep.features["train"]) / cfg.batch_size)
+    total = total_steps_for(cfg, n_batches)
+    optimizer = build_optimizer(model, cfg, device)
+    scheduler = build_scheduler(optimizer, cfg, total)
+    loss_fn = build_loss(cfg, prep.label_counts, device)
+    state = checkpoint.TrainState()
+    if resume and (ckpt := checkpoint.latest(run_dir)) is not None:
+        state = checkpoint.load(ckpt, model, optimizer, scheduler)
+        yield {"event": "resume", "step": state.step, "checkpoint": str(ckpt)}
+    trainable, total_params = _count(model)
+    yield {"event": "start", "step": state.step, "total_steps": total, "epochs": cfg.epochs,
+           "labels": prep.labels, "train_examples": len(prep.splits["train"]),
+           "dev_examples": len(prep.splits.get("dev", [])),
+           "test_examples": len(prep.splits.get("test", [])), "device": str(device),
+           "precision": str(amp).replace("torch.", "") if amp else "fp32",
+           "trainable_params": trainable, "total_params": total_params, "notes": prep.notes}
+
+    collate = _collator(cfg, pad_id, multiple)
+    eval_every = cfg.eval_every
+    loss_sum = torch.zeros((), device=device)  # accumulated on device; read every log_every
+    grad_norm = torch.zeros((), device=device)
+    tokens_since, t_log, micro, accum = 0, time.time(), 0, 0
+    stopped = False
+    model.train()
+    while state.step < total and not state.early_stopped:
+        batches = batching.plan_batches(prep.lengths["train"], cfg.batch_size, seed=cfg.seed,
+                                        epoch=state.epoch)
+        while state.batch_in_epoch < len(batches) and state.step < total:
+            idx = batches[state.batch_in_epoch]
+            batch = {k: v.to(device, non_blocking=True)
+                     for k, v in collate(prep.features["train"], idx).items()}
+            labels = batch.pop("labels")
+            with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+                logits = model(**batch).logits
+            loss = loss_fn(logits.float(), labels) / cfg.grad_accum
+            loss.backward()
+            loss_sum += loss.detach()
+            tokens_since += int(prep.lengths["train"][idx].sum())
+            state.batch_in_epoch += 1
+            micro += 1
+            accum += 1
+            if accum < cfg.grad_accum and state.batch_in_epoch < len(batches):
+                continue
+            accum = 0
+            if cfg.grad_clip:
+                grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            state.step += 1
+            epoch_done = state.batch_in_epoch >= len(batches)
+            if state.step % cfg.log_every == 0 or state.step == total or epoch_done:
+                now = time.time()
+                n_micro = max(1, micro)
+                yield {"event": "log", "step": state.step, "epoch": state.epoch + state.batch_in_epoch / len(batches),
+                       "loss": float(loss_sum) * cfg.grad_accum / n_micro,
+                       "lr": scheduler.get_last_lr()[0], "grad_norm": float(grad_norm),
+                       "tokens_per_s": tokens_since / max(now - t_log, 1e-9)}
+                loss_sum.zero_()
+                tokens_since, t_log, micro = 0, now, 0
+            due = (state.step % eval_every == 0) if eval_every else epoch_done
+            if due or state.step == total:
+                yield from _evaluate_during(model, prep, cfg, device, amp, state, run_dir)
+                model.train()
+            if cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0:
+                path = checkpoint.save(run_dir, model, optimizer, scheduler, state)
+                yield {"event": "checkpoint", "step": state.step, "path": str(path)}
+            if state.early_stopped:
+                break
+            if should_stop():
+                path = checkpoint.save(run_dir, model, optimizer, scheduler, state)
+                yield {"event": "stopped", "step": state.step, "checkpoint": str(path)}
+                stopped = True
+                break
+        if stopped or state.early_stopped:
+            break
+        if state.batch_in_epoch >= len(batches):
+            state.epoch += 1
+            state.batch_in_epoch = 0
+    if stopped:
+        return
+    if state.early_stopped:
+        yield {"event": "early_stop", "step": state.step, "best_step": state.best_step}
+    checkpoint.save(run_dir, model, optimizer, scheduler, state)
+    checkpoint.load_best(run_dir, model)
+    report = _final_report(model, prep, cfg, device, amp, run_dir, state)
+    report["train_time_s"] = time.time() - t_start
+    write_json_atomic(run_dir / "report.json", report)
+    from engine.models import save_model
+
+    save_model(model, prep.tokenizer, run_dir / "model", prep.labels)
+    yield {"event": "end", "step": state.step, "best_step": state.best_step,
+           "best_score": state.best_score, "metric": cfg.metric,
+           "summary": {split: _headline(report[split], cfg) for split in ("dev", "test") if split in report}}
+
+
+def _count(model: torch.nn.Module) -> tuple[int, int]:
+    params = list(model.parameters())
+    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
+
+
+def _collator(cfg: RunConfig, pad_id: int, multiple: int | None) -> Callable:
+    if cfg.task == "ner":
+        return lambda feats, idx: batching.collate_tokens(feats, idx, pad_id=pad_id, multiple=multiple,
+                                                          cap=cfg.max_length)
+    return lambda feats, idx: batching.collate_texts(feats, idx, pad_id=pad_id, multiple=multiple,
+                                                     cap=cfg.max_length,
+                                                     multi_label=cfg.task == "multilabel")
+
+
+@torch.inference_mode()
+def predict_logits(model, features: list[dict], collate: Callable, device: torch.device,
+                   amp: torch.dtype | None, batch_size: int = 64) -> list[np.ndarray]:
+    """Logits per feature, computed in length-sorted batches (little padding), original order."""
+    model.eval()
+    lengths = np.array([len(f["input_ids"]) for f in features])
+    order = np.argsort(lengths, kind="stable")
+    out: list[np.ndarray | None] = [None] * len(features)
+    for lo in range(0, len(order), batch_size):
+        idx = order[lo:lo + batch_size]
+        batch = collate(features, idx)
+        batch.pop("labels", None)
+        batch = {k: v.to(device) for k, v in batch.items()}
+        with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+            logits = model(**batch).logits.float().cpu().numpy()
+        for row, i in enumerate(idx):
+            out[i] = logits[row, : lengths[i]] if logits.ndim == 3 else logits[row]
+    return out  # type: ignore[return-value]
+
+
+def predict_split(model, prep: Prepared, split: str, device, amp) -> dict:
+    """Gold and predicted labels (and confidences) for one split."""
+    cfg = prep.cfg
+    records = prep.splits[split]
+    logits = predict_logits(model, prep.features[split], _collator(cfg, prep.tokenizer.pad_token_id or 0, None),
+                            device, amp)
+    if cfg.task == "ner":
+        from engine.models import merge_windows
+
+        words = merge_windows(prep.features[split], logits, [len(ex.tokens) for ex in records])
+        probs = [_softmax(w) for w in words]
+        pred = [[prep.labels[k] for k in p.argmax(-1)] for p in probs]
+        conf = [p.max(-1).round(4).tolist() for p in probs]
+        return {"gold": [list(ex.tags) for ex in records], "pred": pred, "conf": conf}
+    scores = np.stack(logits)
+    if cfg.task == "multilabel":
+        probs = 1 / (1 + np.exp(-scores))
+        pred = [[prep.labels[k] for k in np.flatnonzero(row >= 0.5)] for row in probs]
+        return {"gold": [list(ex.labels) for ex in records], "pred": pred, "probs": probs}
+    probs = _softmax(scores)
+    return {"gold": [ex.labels[0] for ex in records],
+            "pred": [prep.labels[k] for k in probs.argmax(-1)], "probs": probs}
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def score_split(cfg: RunConfig, pred: dict, labels: list[str], *, full: bool) -> dict:
+    """Metrics for one split's predictions (full adds the token table, confusion and errors)."""
+    from core import metrics
+
+    if cfg.task == "ner":
+        out = {"entities": metrics.entity_report(pred["gold"], pred["pred"])}
+        if full:
+            out["tokens"] = metrics.token_report(pred["gold"], pred["pred"])
+            names, matrix = metrics.tag_confusion(pred["gold"], pred["pred"], labels=labels)
+            out["confusion"] = {"labels": names, "matrix": np.asarray(matrix).tolist()}
+            out["errors"] = metrics.entity_errors(pred["gold"], pred["pred"])["per_type"]
+        return out
+    if cfg.task == "multilabel":
+        return {"classes": metrics.multilabel_report(pred["gold"], pred["pred"], labels=labels)}
+    out = {"classes": metrics.classification_report(pred["gold"], pred["pred"], labels=labels)}
+    if full:
+        names, matrix = metrics.confusion(pred["gold"], pred["pred"], labels=labels)
+        out["confusion"] = {"labels": names, "matrix": np.asarray(matrix).tolist()}
+    return out
+
+
+def metric_value(cfg: RunConfig, scores: dict) -> float:
+    """The run's selection metric (higher is better) from score_split's output."""
+    if cfg.task == "ner":
+        rep = scores["entities"]
+        return float(rep["macro" if cfg.metric == "f1_macro" else "micro"]["f1"])
+    rep = scores["classes"]
+    if cfg.metric == "accuracy":
+        return float(rep.get("accuracy", rep.get("subset_accuracy", 0.0)))
+    return float(rep["macro" if cfg.metric == "f1_macro" else "micro"]["f1"])
+
+
+def _headline(scores: dict, cfg: RunConfig) -> dict:
+    if cfg.task == "ner":
+        rep = scores["entities"]
+        return {"f1_micro": rep["micro"]["f1"], "f1_macro": rep["macro"]["f1"],
+                "per_type_f1": {t: v["f1"] for t, v in rep["per_type"].items()}}
+    rep = scores["classes"]
+    return {"accuracy": rep.get("accuracy", rep.get("subset_accuracy")),
+            "f1_macro": rep["macro"]["f1"], "f1_micro": rep["micro"]["f1"]}
+
+
+def _evaluate_during(model, prep: Prepared, cfg: RunConfig, device, amp, state, run_dir: Path):
+    if "dev" not in prep.splits:
+        return
+    scores = score_split(cfg, predict_split(model, prep, "dev", device, amp), prep.labels, full=False)
+    value = metric_value(cfg, scores)
+    improved = state.best_score is None or value > state.best_score
+    if improved:
+        state.best_score, state.best_step, state.bad_evals = value, state.step, 0
+        checkpoint.save_best(run_dir, model)
+    else:
+        state.bad_evals += 1
+        if cfg.early_stopping_patience and state.bad_evals >= cfg.early_stopping_patience:
+            state.early_stopped = True
+    yield {"event": "eval", "split": "dev", "step": state.step, "epoch": state.epoch,
+           "metric": cfg.metric, "value": value, "best": improved, **_headline(scores, cfg)}
+
+
+def _final_report(model, prep: Prepared, cfg: RunConfig, device, amp, run_dir: Path, state) -> dict:
+    import json
+
+    report = {"task": cfg.task, "labels": prep.labels, "metric": cfg.metric,
+              "best_step": state.best_step, "best_score": state.best_score, "steps": state.step}
+    with open(run_dir / "predictions.jsonl", "w", encoding="utf-8") as f:
+        for split in ("dev", "test"):
+            if split not in prep.splits:
+                continue
+            pred = predict_split(model, prep, split, device, amp)
+            report[split] = score_split(cfg, pred, prep.labels, full=True)
+            for i, ex in enumerate(prep.splits[split]):
+                row = {"split": split, "index": i, "gold": pred["gold"][i], "pred": pred["pred"][i]}
+                if cfg.task == "ner":
+                    row.update(tokens=list(ex.tokens), conf=pred["conf"][i])
+                else:
+                    row.update(text=ex.text, probs=np.round(pred["probs"][i], 4).tolist())
+                f.write(json.dumps(row) + "\n")
+    return report

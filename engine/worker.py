@@ -1,0 +1,121 @@
+"""`python -m engine.worker RUN_DIR`: run one training run and keep its folder current.
+
+SIGTERM asks the loop to stop at the next step boundary: it writes a checkpoint and the run
+ends `cancelled` (resumable). Any error ends it `failed` with the message in status.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Callable
+
+from engine.runfolder import append_metrics, read_json, update_status
+
+
+class StopFlag:
+    """Set by SIGTERM/SIGINT; polled by the loop between steps."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def install(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame) -> None:  # noqa: ARG002
+        self.requested = True
+
+
+def truncate_metrics(run_dir: Path, step: int) -> None:
+    """Drop metrics lines past `step` (written after the checkpoint a resume starts from)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if rec.get("step", 0) <= step:
+            kept.append(line)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def run(run_dir: Path, *, stop: Callable[[], bool] | None = None,
+        echo: Callable[[dict], None] | None = None) -> str:
+    """Train the run in `run_dir` (resuming from its latest checkpoint); returns the final state."""
+    from core.config import config_from_dict
+    from core.errors import WorkbenchError
+    from engine.loop import train
+
+    run_dir = Path(run_dir)
+    stop = stop or (lambda: False)
+    update_status(run_dir, state="running", pid=os.getpid(), started_at=time.time(), error=None)
+    state = "completed"
+    try:
+        cfg = config_from_dict(read_json(run_dir / "config.json", default={}))
+        for info in train(cfg, run_dir, should_stop=stop):
+            info = {"time": time.time(), **info}
+            if info["event"] == "resume":
+                truncate_metrics(run_dir, info["step"])
+            append_metrics(run_dir, info)
+            _status_from(run_dir, info)
+            if echo:
+                echo(info)
+            if info["event"] == "stopped":
+                state = "cancelled"
+    except WorkbenchError as exc:
+        state = "failed"
+        update_status(run_dir, state=state, error=str(exc), finished_at=time.time())
+        print(f"error: {exc}", file=sys.stderr)
+        return state
+    except Exception:  # noqa: BLE001 - the tail goes to status.json for the UI
+        state = "failed"
+        tail = traceback.format_exc()[-4000:]
+        update_status(run_dir, state=state, error=tail, finished_at=time.time())
+        print(tail, file=sys.stderr)
+        return state
+    update_status(run_dir, state=state, finished_at=time.time(), pid=None)
+    return state
+
+
+def _status_from(run_dir: Path, info: dict) -> None:
+    event = info["event"]
+    if event == "start":
+        update_status(run_dir, total_steps=info["total_steps"], step=info["step"],
+                      device=info["device"], labels=info["labels"])
+    elif event == "log":
+        update_status(run_dir, step=info["step"], epoch=info["epoch"], loss=info["loss"])
+    elif event == "eval":
+        update_status(run_dir, step=info["step"], last_eval={"metric": info["metric"], "value": info["value"]})
+    elif event == "end":
+        update_status(run_dir, step=info["step"], summary=info["summary"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m engine.worker", description=__doc__)
+    parser.add_argument("run_dir", type=Path)
+    args = parser.parse_args(argv)
+    if not (args.run_dir / "config.json").exists():
+        print(f"error: {args.run_dir}/config.json not found", file=sys.stderr)
+        return 2
+    flag = StopFlag()
+    flag.install()
+    state = run(args.run_dir, stop=flag)
+    return 0 if state in ("completed", "cancelled") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
