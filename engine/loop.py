@@ -208,6 +208,7 @@ def train(cfg: RunConfig, run_dir: Path, *, should_stop: Callable[[], bool] = la
            "labels": prep.labels, "train_examples": len(prep.splits["train"]),
            "dev_examples": len(prep.splits.get("dev", [])),
            "test_examples": len(prep.splits.get("test", [])), "device": str(device),
+           "train_tokens": int(prep.lengths["train"].sum()),
            "precision": str(amp).replace("torch.", "") if amp else "fp32",
            "trainable_params": trainable, "total_params": total_params, "notes": prep.notes}
 
