@@ -67,3 +67,41 @@ def collate_texts(features: list[dict], idx: np.ndarray, *, pad_id: int, multi_l
     else:
         out.pop("labels")
     return out
+
+
+class ResidentSplit:
+    """A split's features as padded tensors kept on the training device, so a step gathers
+    its batch there instead of collating on the host and copying (the GPU fast path)."""
+
+    def __init__(self, features: list[dict], *, pad_id: int, device: torch.device,
+                 multiple: int | None, cap: int, label_shape: str = "tokens",
+                 multi_label: bool = False):
+        self.lengths = np.array([len(f["input_ids"]) for f in features], dtype=np.int64)
+        self.multiple, self.cap, self.pad_id = multiple, cap, pad_id
+        width = int(self.lengths.max()) if len(features) else 1
+        if label_shape == "tokens":
+            host = collate_tokens(features, np.arange(len(features)), pad_id=pad_id)
+        else:
+            host = collate_texts(features, np.arange(len(features)), pad_id=pad_id,
+                                 multi_label=multi_label)
+        self.input_ids = host["input_ids"][:, :width].to(torch.int32).to(device)  # (N, W)
+        self.labels = host["labels"].to(device)  # (N, W) tokens, (N,) or (N, C) texts
+        self.token_labels = label_shape == "tokens"
+        self.device = device
+
+    def batch(self, idx: np.ndarray) -> dict[str, torch.Tensor]:
+        """input_ids / attention_mask / labels for rows `idx`, padded to the bucket length."""
+        t = bucket_length(int(self.lengths[idx].max()), self.multiple, self.cap)
+        rows = torch.from_numpy(idx).to(self.device, non_blocking=True)
+        lengths = torch.from_numpy(self.lengths[idx]).to(self.device, non_blocking=True)
+        width = self.input_ids.shape[1]
+        ids = self.input_ids.index_select(0, rows)[:, :t].long()  # (B, T)
+        if t > width:  # bucket rounding past the longest feature
+            ids = torch.nn.functional.pad(ids, (0, t - width), value=self.pad_id)
+        mask = (torch.arange(t, device=self.device)[None, :] < lengths[:, None]).long()
+        labels = self.labels.index_select(0, rows)
+        if self.token_labels:
+            labels = labels[:, :t]
+            if t > width:
+                labels = torch.nn.functional.pad(labels, (0, t - width), value=-100)
+        return {"input_ids": ids, "attention_mask": mask, "labels": labels}

@@ -212,7 +212,9 @@ def train(cfg: RunConfig, run_dir: Path, *, should_stop: Callable[[], bool] = la
            "precision": str(amp).replace("torch.", "") if amp else "fp32",
            "trainable_params": trainable, "total_params": total_params, "notes": prep.notes}
 
-    collate = _collator(cfg, pad_id, multiple)
+    resident = batching.ResidentSplit(
+        prep.features["train"], pad_id=pad_id, device=device, multiple=multiple, cap=cfg.max_length,
+        label_shape="tokens" if cfg.task == "ner" else "texts", multi_label=cfg.task == "multilabel")
     eval_every = cfg.eval_every
     loss_sum = torch.zeros((), device=device)  # accumulated on device; read every log_every
     grad_norm = torch.zeros((), device=device)
@@ -224,8 +226,7 @@ def train(cfg: RunConfig, run_dir: Path, *, should_stop: Callable[[], bool] = la
                                         epoch=state.epoch)
         while state.batch_in_epoch < len(batches) and state.step < total:
             idx = batches[state.batch_in_epoch]
-            batch = {k: v.to(device, non_blocking=True)
-                     for k, v in collate(prep.features["train"], idx).items()}
+            batch = resident.batch(idx)
             labels = batch.pop("labels")
             with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
                 logits = model(**batch).logits
