@@ -27,8 +27,11 @@ def save(run_dir: Path, model, optimizer, scheduler, state: TrainState, keep: in
     """Write checkpoints/step_N atomically (temp folder + rename); keep the newest `keep`."""
     root = Path(run_dir) / "checkpoints"
     final = root / f"step_{state.step}"
+    if (final / "trainer_state.pt").exists() and _saved_step(final) == state.step:
+        return final  # already saved at this step (periodic checkpoint, then a stop)
+    for stale in root.glob(".tmp_step_*"):  # left by a worker killed mid-save
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = root / f".tmp_step_{state.step}"
-    shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     save_model(model, str(tmp / "model.safetensors"))
     rng = {"torch": torch.get_rng_state()}
@@ -41,6 +44,13 @@ def save(run_dir: Path, model, optimizer, scheduler, state: TrainState, keep: in
     for old in sorted(_steps(root), key=lambda p: int(p.name[5:]))[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def _saved_step(path: Path) -> int | None:
+    try:
+        return int(torch.load(path / "trainer_state.pt", weights_only=True)["state"]["step"])
+    except Exception:  # noqa: BLE001 - unreadable means not saved
+        return None
 
 
 def _steps(root: Path) -> list[Path]:
@@ -68,12 +78,30 @@ def load(path: Path, model, optimizer, scheduler) -> TrainState:
     return TrainState(**blob["state"])
 
 
-def save_best(run_dir: Path, model) -> None:
+def save_best(run_dir: Path, model, step: int) -> None:
+    """Keep the weights of the best evaluation so far, stamped with their step."""
     path = Path(run_dir) / "checkpoints" / "best.safetensors"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    save_model(model, str(tmp))
+    save_model(model, str(tmp), metadata={"step": str(step)})
     tmp.replace(path)
+
+
+def discard_best_after(run_dir: Path, step: int) -> None:
+    """Drop best weights written after `step` (by a run killed after its last checkpoint):
+    the resumed run recomputes them, and must not load weights from a lost future."""
+    from safetensors import safe_open
+
+    path = Path(run_dir) / "checkpoints" / "best.safetensors"
+    if not path.exists():
+        return
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            best_step = int((f.metadata() or {}).get("step", -1))
+    except Exception:  # noqa: BLE001 - a torn file is as good as none
+        best_step = step + 1
+    if best_step > step:
+        path.unlink(missing_ok=True)
 
 
 def load_best(run_dir: Path, model) -> bool:

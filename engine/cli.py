@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -85,9 +86,8 @@ def load_gold_pred(gold: Path, pred: Path | None) -> tuple[list, list]:
         return [ex.tags for ex in g], [ex.tags for ex in p]
     g = read_conll(gold_bytes, source=str(gold))
     p = read_conll(_read_bytes(pred), source=str(pred))
-    if len(g) != len(p):
-        raise DataError("gold and predicted files have different sentence counts", source=str(pred),
-                        expected=f"{len(g)} sentences", found=f"{len(p)}")
+    # tokens first: a sentence split or merged in one file shows up as the first sentence
+    # that differs, which is where to look, rather than as a count mismatch at the end
     for i, (a, b) in enumerate(zip(g, p)):
         if a.tokens != b.tokens:
             j = next((k for k, (x, y) in enumerate(zip(a.tokens, b.tokens)) if x != y),
@@ -96,6 +96,10 @@ def load_gold_pred(gold: Path, pred: Path | None) -> tuple[list, list]:
                             source=str(pred), line=b.line + j if b.line else None,
                             expected=repr(a.tokens[j]) if j < len(a.tokens) else "end of sentence",
                             found=repr(b.tokens[j]) if j < len(b.tokens) else "end of sentence")
+    if len(g) != len(p):
+        raise DataError(f"the predicted file has {'fewer' if len(p) < len(g) else 'more'} sentences "
+                        "than the gold file", source=str(pred),
+                        expected=f"{len(g)} sentences", found=f"{len(p)}")
     return [ex.tags for ex in g], [ex.tags for ex in p]
 
 
@@ -129,22 +133,29 @@ def cmd_validate(args) -> int:
 
     try:
         return _validate(args)
-    except DataError as exc:
-        print(f"error: {exc}")
-        return 1
-    except WorkbenchError:
-        raise
+    except WorkbenchError as exc:  # DataError, or ConfigError for a bad --format/--scheme
+        return _validate_failed(args, str(exc))
     except Exception as exc:  # noqa: BLE001 - whatever the bytes, never a traceback
-        print(f"error: {args.file}: could not be read ({type(exc).__name__}: {exc})")
-        return 1
+        return _validate_failed(args, f"{args.file}: could not be read ({type(exc).__name__}: {exc})")
+
+
+def _validate_failed(args, message: str) -> int:
+    """Report a file that cannot be read at all (exit 1), as text or JSON."""
+    if args.json:
+        print(json.dumps({"usable": False, "error": message}, indent=1))
+    else:
+        print(f"error: {message}")
+        print("not usable")
+    return 1
 
 
 def _validate(args) -> int:
-    from core.formats import read_any
+    from core.formats import detect_format, read_any
     from core.records import TokenExample
 
     data = _read_bytes(args.file)
-    records = read_any(data, args.file.name, fmt=args.fmt)
+    fmt = args.fmt or detect_format(args.file.name, data)  # by the file's own name
+    records = read_any(data, str(args.file), fmt=fmt)  # errors name the path as given
     if records and isinstance(records[0], TokenExample):
         from core.schemes import detect_scheme, diagnose
 
@@ -161,8 +172,8 @@ def _validate(args) -> int:
                    "multi_label": any(len(ex.labels) != 1 for ex in records)}
     errors = [d for d in diags if d.severity == "error"]
     if args.json:
-        print(json.dumps({"summary": summary, "diagnostics": [vars(d) if hasattr(d, "__dict__") else d._asdict()
-                                                              for d in diags]}, indent=1, default=str))
+        print(json.dumps({"usable": not errors, "summary": summary,
+                          "diagnostics": [_as_dict(d) for d in diags]}, indent=1, default=str))
     else:
         for d in diags:
             where = f"{d.source}:{d.line}" if d.line else d.source
@@ -171,6 +182,14 @@ def _validate(args) -> int:
                                       for k, v in summary.items()))
         print("usable" if not errors else f"not usable: {len(errors)} error(s)")
     return 1 if errors else 0
+
+
+def _as_dict(diag) -> dict:
+    import dataclasses
+
+    if dataclasses.is_dataclass(diag):
+        return dataclasses.asdict(diag)
+    return vars(diag) if hasattr(diag, "__dict__") else diag._asdict()
 
 
 # ---- train ------------------------------------------------------------------------------
@@ -201,11 +220,15 @@ def load_config_file(path: Path, overrides: list[str] = ()):
             candidate = base / ref
             if candidate.exists() or not Path(ref).exists():
                 setattr(cfg, key, str(candidate))
+    # so is a relative model folder, when there is one next to the config (else a hub id)
+    if not Path(cfg.model).is_absolute() and (base / cfg.model).is_dir():
+        cfg.model = str(base / cfg.model)
     validate(cfg)
     return cfg
 
 
-def _print_event(info: dict) -> None:
+def print_event(info: dict) -> None:
+    """One human-readable progress line per loop event (the CLI and worker.log)."""
     ev = info["event"]
     if ev == "start":
         print(f"start: {info['train_examples']} train / {info['dev_examples']} dev / "
@@ -221,10 +244,14 @@ def _print_event(info: dict) -> None:
               + ("  (best)" if info.get("best") else ""), flush=True)
     elif ev in ("resume", "stopped", "early_stop", "checkpoint"):
         print(f"{ev}: step {info['step']}", flush=True)
+    elif ev == "end":
+        print(f"end: step {info['step']}, best dev {info.get('metric')} {info.get('best_score')} "
+              f"at step {info.get('best_step')}", flush=True)
 
 
 def cmd_train(args) -> int:
     from core.config import config_to_dict
+    from core.errors import ConfigError
     from engine.data import workspace_root
     from engine.runfolder import read_json, write_json_atomic
     from engine.store import Store
@@ -233,15 +260,21 @@ def cmd_train(args) -> int:
     cfg = load_config_file(args.config, args.set)
     if args.run_dir:
         run_dir = args.run_dir
+        old = read_json(run_dir / "config.json")
+        if old is not None and old != config_to_dict(cfg):
+            raise ConfigError(f"--run-dir {run_dir} holds a run with a different config; give a "
+                              "new folder (the same config resumes that run)")
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(run_dir / "config.json", config_to_dict(cfg))
     else:
         store = Store(workspace_root())
-        run_dir = store.run_dir(store.create_run(config_to_dict(cfg), state="running"))
+        # the pid lets the queue tell this foreground run from a lost one
+        run_dir = store.run_dir(store.create_run(config_to_dict(cfg), state="running",
+                                                 pid=os.getpid()))
     print(f"run folder: {run_dir}", flush=True)
     flag = StopFlag()
     flag.install()
-    state = run(run_dir, stop=flag, echo=None if args.quiet else _print_event)
+    state = run(run_dir, stop=flag, echo=None if args.quiet else print_event)
     if not args.run_dir:
         store.sync_state(run_dir.name)
     if state != "completed":
@@ -298,5 +331,7 @@ def cmd_queue(args) -> int:
         queue.ensure_daemon(store)
         print("queued")
         return 0
-    queue.serve(store, until_idle=args.until_idle)
+    if not queue.serve(store, until_idle=args.until_idle):
+        print(f"another scheduler already serves {store.root} (pid {queue.daemon_pid(store)})",
+              file=sys.stderr)
     return 0

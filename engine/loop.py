@@ -18,7 +18,7 @@ import torch
 
 from core.config import RunConfig
 from core.errors import ConfigError
-from engine import batching, checkpoint
+from engine import batching, checkpoint, distributed
 from engine.data import load_splits
 from engine.runfolder import write_json_atomic
 
@@ -186,12 +186,19 @@ def train(cfg: RunConfig, run_dir: Path, *, should_stop: Callable[[], bool] = la
     torch.set_num_threads(cfg.threads or max(1, os.cpu_count() or 1))
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg)
+    ctx = distributed.init(device.type)
+    if ctx.enabled and device.type == "cuda":
+        device = torch.device(f"cuda:{ctx.local_rank}")
     amp = pick_dtype(cfg, device)
     prep = prepare(cfg)
     model = build_model(cfg.model, cfg.task, prep.labels, adapter=cfg.adapter, lora_r=cfg.lora_r,
                         lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                         lora_target_modules=tuple(cfg.lora_target_modules), dropout=cfg.dropout)
     model.to(device)
+    train_model = model
+    if ctx.enabled:  # gradients averaged across processes; rank 0 evaluates and writes
+        train_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[ctx.local_rank] if device.type == "cuda" else None)
     pad_id = prep.tokenizer.pad_token_id or 0
     multiple = 32 if device.type == "cuda" else None  # few fixed shapes on GPU; exact on CPU
     n_batches = math.ceil(len(prep.features["train"]) / cfg.batch_size)
@@ -202,6 +209,8 @@ def train(cfg: RunConfig, run_dir: Path, *, should_stop: Callable[[], bool] = la
     state = checkpoint.TrainState()
     if resume and (ckpt := checkpoint.latest(run_dir)) is not None:
         state = checkpoint.load(ckpt, model, optimizer, scheduler)
+        if ctx.is_main:
+            checkpoint.discard_best_after(run_dir, state.step)
         yield {"event": "resume", "step": state.step, "checkpoint": str(ckpt)}
     trainable, total_params = _count(model)
     yield {"event": "start", "step": state.step, "total_steps": total, "epochs": cfg.epochs,
@@ -215,6 +224,9 @@ def train(cfg: RunConfig, run_dir: Path, *, should_stop: Callable[[], bool] = la
     resident = batching.ResidentSplit(
         prep.features["train"], pad_id=pad_id, device=device, multiple=multiple, cap=cfg.max_length,
         label_shape="tokens" if cfg.task == "ner" else "texts", multi_label=cfg.task == "multilabel")
+    # Labelled positions per feature, to weight each rank's share of a global batch.
+    labelled = np.array([sum(1 for t in f["labels"] if t != -100) if cfg.task == "ner" else 1
+                         for f in prep.features["train"]], dtype=np.int64)
     eval_every = cfg.eval_every
     loss_sum = torch.zeros((), device=device)  # accumulated on device; read every log_every
     grad_norm = torch.zeros((), device=device)
@@ -226,11 +238,13 @@ def train(cfg: RunConfig, run_dir: Path, *, should_stop: Callable[[], bool] = la
                                         epoch=state.epoch)
         while state.batch_in_epoch < len(batches) and state.step < total:
             idx = batches[state.batch_in_epoch]
-            batch = resident.batch(idx)
+            local = distributed.shard(idx, ctx)
+            batch = resident.batch(local)
             labels = batch.pop("labels")
             with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-                logits = model(**batch).logits
-            loss = loss_fn(logits.float(), labels) / cfg.grad_accum
+                logits = train_model(**batch).logits
+            scale = distributed.loss_scale(labelled, local, idx, ctx)
+            loss = loss_fn(logits.float(), labels) * (scale / cfg.grad_accum)
             loss.backward()
             loss_sum += loss.detach()
             tokens_since += int(prep.lengths["train"][idx].sum())
@@ -251,22 +265,24 @@ def train(cfg: RunConfig, run_dir: Path, *, should_stop: Callable[[], bool] = la
                 now = time.time()
                 n_micro = max(1, micro)
                 yield {"event": "log", "step": state.step, "epoch": state.epoch + state.batch_in_epoch / len(batches),
-                       "loss": float(loss_sum) * cfg.grad_accum / n_micro,
+                       "loss": float(distributed.mean(loss_sum, ctx)) * cfg.grad_accum / n_micro,
                        "lr": scheduler.get_last_lr()[0], "grad_norm": float(grad_norm),
                        "tokens_per_s": tokens_since / max(now - t_log, 1e-9)}
                 loss_sum.zero_()
                 tokens_since, t_log, micro = 0, now, 0
             due = (state.step % eval_every == 0) if eval_every else epoch_done
             if due or state.step == total:
-                yield from _evaluate_during(model, prep, cfg, device, amp, state, run_dir)
-                model.train()
-            if cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0:
+                if ctx.is_main:
+                    yield from _evaluate_during(model, prep, cfg, device, amp, state, run_dir)
+                    model.train()
+                state.early_stopped = distributed.from_main(state.early_stopped, ctx)
+            if cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0 and ctx.is_main:
                 path = checkpoint.save(run_dir, model, optimizer, scheduler, state)
                 yield {"event": "checkpoint", "step": state.step, "path": str(path)}
             if state.early_stopped:
                 break
-            if should_stop():
-                path = checkpoint.save(run_dir, model, optimizer, scheduler, state)
+            if distributed.agree(should_stop(), ctx):
+                path = checkpoint.save(run_dir, model, optimizer, scheduler, state) if ctx.is_main else None
                 yield {"event": "stopped", "step": state.step, "checkpoint": str(path)}
                 stopped = True
                 break
@@ -275,7 +291,8 @@ def train(cfg: RunConfig, run_dir: Path, *, should_stop: Callable[[], bool] = la
         if state.batch_in_epoch >= len(batches):
             state.epoch += 1
             state.batch_in_epoch = 0
-    if stopped:
+    if stopped or not ctx.is_main:
+        distributed.finish(ctx)
         return
     if state.early_stopped:
         yield {"event": "early_stop", "step": state.step, "best_step": state.best_step}
@@ -287,6 +304,7 @@ def train(cfg: RunConfig, run_dir: Path, *, should_stop: Callable[[], bool] = la
     from engine.models import save_model
 
     save_model(model, prep.tokenizer, run_dir / "model", prep.labels)
+    distributed.finish(ctx)
     yield {"event": "end", "step": state.step, "best_step": state.best_step,
            "best_score": state.best_score, "metric": cfg.metric,
            "summary": {split: _headline(report[split], cfg) for split in ("dev", "test") if split in report}}
@@ -405,7 +423,7 @@ def _evaluate_during(model, prep: Prepared, cfg: RunConfig, device, amp, state, 
     improved = state.best_score is None or value > state.best_score
     if improved:
         state.best_score, state.best_step, state.bad_evals = value, state.step, 0
-        checkpoint.save_best(run_dir, model)
+        checkpoint.save_best(run_dir, model, state.step)
     else:
         state.bad_evals += 1
         if cfg.early_stopping_patience and state.bad_evals >= cfg.early_stopping_patience:

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -14,12 +15,19 @@ from engine.runfolder import read_status
 from engine.store import Store
 
 RESUMABLE = ("interrupted", "cancelled", "failed")
+# what a training process's command line holds: a queued worker or a foreground `train`
+WORKER_MARKERS = ("engine.worker", "engine\0train")
+CLAIM_GRACE_S = 60.0  # a claimed run whose worker has not started after this is lost
 
 
 def device_slots() -> int:
     """One slot per visible CUDA GPU, one on CPU; WORKBENCH_SLOTS overrides."""
     if os.environ.get("WORKBENCH_SLOTS"):
-        return max(1, int(os.environ["WORKBENCH_SLOTS"]))
+        try:
+            return max(1, int(os.environ["WORKBENCH_SLOTS"]))
+        except ValueError:
+            raise WorkbenchError(f"WORKBENCH_SLOTS must be a whole number of parallel runs, "
+                                 f"found {os.environ['WORKBENCH_SLOTS']!r}") from None
     try:
         import torch
 
@@ -28,8 +36,9 @@ def device_slots() -> int:
         return 1
 
 
-def pid_alive(pid: int | None, marker: str = "engine") -> bool:
-    """True when `pid` runs and (where /proc shows it) its command line mentions `marker`."""
+def pid_alive(pid: int | None, marker: str | tuple[str, ...] = "engine") -> bool:
+    """True when `pid` runs and (where /proc shows it) its command line mentions `marker`
+    (or one of several markers): a reused pid of an unrelated process does not count."""
     if not pid:
         return False
     try:
@@ -42,7 +51,8 @@ def pid_alive(pid: int | None, marker: str = "engine") -> bool:
         raw = Path(f"/proc/{pid}/stat").read_text()
         if raw.rsplit(")", 1)[1].split()[0] == "Z":  # a zombie is gone for our purposes
             return False
-        return marker in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        return any(m in cmdline for m in ((marker,) if isinstance(marker, str) else marker))
     except OSError:
         return True
 
@@ -61,16 +71,32 @@ def cancel(store: Store, run_id: str) -> str:
     """Queued → cancelled at once; running → SIGTERM (the worker checkpoints, then ends cancelled)."""
     run = store.get_run(run_id)
     if run["state"] == "queued":
-        store.set_state(run_id, "cancelled")
-        return "cancelled"
+        # atomic: a scheduler starting this run at the same moment either loses, or wins
+        # and the run is running by the time the wait below ends
+        if store.claim(run_id, "queued", "cancelled"):
+            store.set_state(run_id, "cancelled", finished_at=time.time())
+            return "cancelled"
+        _wait_while_queued(store, run_id)
+        run = store.get_run(run_id)
     if run["state"] == "running":
         pid = run["status"].get("pid")
-        if pid_alive(pid):
+        if pid_alive(pid, WORKER_MARKERS):
             os.kill(pid, signal.SIGTERM)
             return "stopping"
-        store.set_state(run_id, "interrupted")
+        store.set_state(run_id, "interrupted", pid=None)
         return "interrupted"
+    if run["state"] == "queued":  # claimed by a scheduler that never started it
+        store.set_state(run_id, "cancelled", finished_at=time.time())
+        return "cancelled"
     raise WorkbenchError(f"run {run_id} is {run['state']}; only queued or running runs can be cancelled")
+
+
+def _wait_while_queued(store: Store, run_id: str, timeout: float = 5.0) -> None:
+    """Wait until status.json leaves 'queued' (a scheduler that just claimed the run writes
+    'running' and the worker pid a moment later), at most `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while read_status(store.run_dir(run_id)).get("state") == "queued" and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def resume(store: Store, run_id: str) -> None:
@@ -79,21 +105,33 @@ def resume(store: Store, run_id: str) -> None:
     run = store.get_run(run_id)
     if run["state"] not in RESUMABLE:
         raise WorkbenchError(f"run {run_id} is {run['state']}; only {', '.join(RESUMABLE)} runs can be resumed")
-    store.set_state(run_id, "queued", resume=True, error=None)
+    store.set_state(run_id, "queued", resume=True, error=None, pid=None, finished_at=None)
 
 
-def reconcile(store: Store) -> list[str]:
-    """Mark runs whose worker process is gone as interrupted; returns their ids."""
+def reconcile(store: Store, *, skip: tuple[str, ...] = ()) -> list[str]:
+    """Mark runs whose worker process is gone as interrupted; returns their ids.
+
+    skip: runs not to judge (a scheduler's own children, which it reaps itself).
+    """
     lost = []
     for run in store.list_runs(states=("running",)):
-        status = read_status(Path(run["dir"]))
-        if status.get("state") != "running":
-            store.sync_state(run["id"])
+        if run["id"] in skip:
             continue
-        if not pid_alive(status.get("pid"), "engine.worker"):
-            store.set_state(run["id"], "interrupted", pid=None,
+        run_dir = Path(run["dir"])
+        status = read_status(run_dir)
+        if status.get("state") == "queued" and time.time() - status.get("updated_at", 0) < CLAIM_GRACE_S:
+            continue  # claimed by a scheduler that is starting its worker right now
+        if status.get("state") == "running" and pid_alive(status.get("pid"), WORKER_MARKERS):
+            continue
+        # the process is gone: read the status again, since a worker writes its final state
+        # just before it exits and the first read may predate that
+        status = read_status(run_dir)
+        if status.get("state") in ("running", "queued"):
+            store.set_state(run["id"], "interrupted", pid=None, finished_at=time.time(),
                             error="the worker process ended without finishing; resume to continue")
             lost.append(run["id"])
+        else:
+            store.sync_state(run["id"])
     return lost
 
 
@@ -107,24 +145,33 @@ class Scheduler:
 
     def tick(self) -> None:
         self._reap()
-        reconcile(self.store)
+        reconcile(self.store, skip=tuple(self.children))
         busy = sum(r["num_devices"] for r in self.store.list_runs(states=("running",)))
         for run in self.store.queued():
             need = min(run["num_devices"], self.slots)
             if busy + need > self.slots:
                 break  # first in, first out: a big run is not overtaken by small ones
-            self._start(run["id"])
-            busy += need
+            if self._start(run["id"], run["num_devices"]):
+                busy += need
 
-    def _start(self, run_id: str) -> None:
+    def _start(self, run_id: str, num_devices: int = 1) -> bool:
+        """Claim a queued run and start its worker; False when someone else claimed it."""
+        if not self.store.claim(run_id, "queued", "running"):
+            return False  # cancelled, or taken by another scheduler, since it was listed
         run_dir = self.store.run_dir(run_id)
-        log = open(run_dir / "worker.log", "ab")
-        proc = subprocess.Popen([sys.executable, "-m", "engine.worker", str(run_dir)],
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, cwd=Path(__file__).resolve().parents[1])
-        log.close()
-        self.store.set_state(run_id, "running", pid=proc.pid, started_at=time.time())
+        try:
+            with open(run_dir / "worker.log", "ab") as log:
+                from engine.distributed import launch_command
+
+                proc = subprocess.Popen(launch_command(run_dir, num_devices),
+                                        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                        start_new_session=True, cwd=Path(__file__).resolve().parents[1])
+        except OSError as exc:
+            self.store.set_state(run_id, "failed", pid=None, error=f"could not start the worker: {exc}")
+            return False
+        self.store.set_state(run_id, "running", pid=proc.pid, started_at=time.time(), finished_at=None)
         self.children[run_id] = proc
+        return True
 
     def _reap(self) -> None:
         for run_id, proc in list(self.children.items()):
@@ -133,10 +180,11 @@ class Scheduler:
                 continue
             del self.children[run_id]
             status = read_status(self.store.run_dir(run_id))
-            if status.get("state") == "running":  # died without saying so: killed, OOM, crash
+            if status.get("state") in ("running", "queued"):  # died without saying so: killed, OOM
                 tail = _log_tail(self.store.run_dir(run_id) / "worker.log")
-                self.store.set_state(run_id, "failed", pid=None,
-                                     error=f"worker exited with code {code}\n{tail}")
+                how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+                self.store.set_state(run_id, "failed", pid=None, finished_at=time.time(),
+                                     error=f"worker {how} without finishing (code {code})\n{tail}")
             else:
                 self.store.sync_state(run_id)
 
@@ -151,13 +199,22 @@ def _log_tail(path: Path, n: int = 2000) -> str:
         return ""
 
 
-def serve(store: Store, *, poll: float = 1.0, until_idle: bool = False) -> None:
-    """Run the scheduler loop (a single instance per store, guarded by a pid file)."""
+def serve(store: Store, *, poll: float = 1.0, until_idle: bool = False,
+          slots: int | None = None) -> bool:
+    """Run the scheduler loop; False at once when another scheduler serves this store.
+
+    A single instance per store: an exclusive lock on queue.lock (released by the OS when
+    the process dies, so a crash leaves no stale lock); queue.pid names the holder.
+    """
+    lock = _try_lock(store.root / "queue.lock")
+    if lock is None:
+        return False
     pidfile = store.root / "queue.pid"
     pidfile.write_text(str(os.getpid()))
-    sched = Scheduler(store)
+    sched = Scheduler(store, slots)
     stop = {"flag": False}
-    signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
+    if threading.current_thread() is threading.main_thread():  # signals reach the main thread only
+        signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
     try:
         while not stop["flag"]:
             sched.tick()
@@ -167,6 +224,23 @@ def serve(store: Store, *, poll: float = 1.0, until_idle: bool = False) -> None:
     finally:
         if pidfile.exists() and pidfile.read_text().strip() == str(os.getpid()):
             pidfile.unlink()
+        lock.close()
+    return True
+
+
+def _try_lock(path: Path):
+    """An open file holding an exclusive lock on `path`, or None when another process holds it."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: rely on the pid file check of ensure_daemon
+        return open(path, "a")
+    f = open(path, "a")
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        return None
+    return f
 
 
 def daemon_pid(store: Store) -> int | None:
@@ -188,8 +262,11 @@ def ensure_daemon(store: Store) -> int:
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                             start_new_session=True, cwd=Path(__file__).resolve().parents[1])
     log.close()
-    for _ in range(50):  # the daemon writes its pid file at start
-        if daemon_pid(store) == proc.pid:
+    for _ in range(100):  # the daemon writes its pid file at start
+        pid = daemon_pid(store)
+        if pid:  # ours, or one that won a race with it (ours then exits at once)
+            return pid
+        if proc.poll() is not None:
             break
         time.sleep(0.1)
-    return proc.pid
+    return daemon_pid(store) or proc.pid

@@ -53,19 +53,40 @@ def truncate_metrics(run_dir: Path, step: int) -> None:
     os.replace(tmp, path)
 
 
+def check_config(run_dir: Path):
+    """The run's validated RunConfig, its data files checked to exist; raises before the
+    slow torch import, so that a config error fails the run in a second, not ten."""
+    from core.config import config_from_dict, validate, validate_names
+    from core.errors import ConfigError, DataError
+
+    raw = read_json(run_dir / "config.json")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{run_dir / 'config.json'} is missing or not a JSON object")
+    cfg = config_from_dict(raw)
+    validate(cfg)
+    for key in ("train", "dev", "test"):
+        ref = getattr(cfg, key)
+        if ref and not ref.startswith(("demo:", "dataset:")) and not Path(ref).expanduser().is_file():
+            raise DataError(f"{key} data file not found; fix the path in the run config",
+                            source=str(Path(ref).expanduser()))
+    validate_names(cfg)  # last: the loss registry imports torch
+    return cfg
+
+
 def run(run_dir: Path, *, stop: Callable[[], bool] | None = None,
         echo: Callable[[dict], None] | None = None) -> str:
     """Train the run in `run_dir` (resuming from its latest checkpoint); returns the final state."""
-    from core.config import config_from_dict
     from core.errors import WorkbenchError
-    from engine.loop import train
 
     run_dir = Path(run_dir)
     stop = stop or (lambda: False)
-    update_status(run_dir, state="running", pid=os.getpid(), started_at=time.time(), error=None)
+    update_status(run_dir, state="running", pid=os.getpid(), started_at=time.time(), error=None,
+                  finished_at=None)
     state = "completed"
     try:
-        cfg = config_from_dict(read_json(run_dir / "config.json", default={}))
+        cfg = check_config(run_dir)
+        from engine.loop import train
+
         for info in train(cfg, run_dir, should_stop=stop):
             info = {"time": time.time(), **info}
             if info["event"] == "resume":
@@ -78,14 +99,14 @@ def run(run_dir: Path, *, stop: Callable[[], bool] | None = None,
                 state = "cancelled"
     except WorkbenchError as exc:
         state = "failed"
-        update_status(run_dir, state=state, error=str(exc), finished_at=time.time())
-        print(f"error: {exc}", file=sys.stderr)
+        update_status(run_dir, state=state, error=str(exc), finished_at=time.time(), pid=None)
+        print(f"error: {exc}", file=sys.stderr, flush=True)
         return state
     except Exception:  # noqa: BLE001 - the tail goes to status.json for the UI
         state = "failed"
         tail = traceback.format_exc()[-4000:]
-        update_status(run_dir, state=state, error=tail, finished_at=time.time())
-        print(tail, file=sys.stderr)
+        update_status(run_dir, state=state, error=tail, finished_at=time.time(), pid=None)
+        print(tail, file=sys.stderr, flush=True)
         return state
     update_status(run_dir, state=state, finished_at=time.time(), pid=None)
     return state
@@ -104,6 +125,17 @@ def _status_from(run_dir: Path, info: dict) -> None:
         update_status(run_dir, step=info["step"], summary=info["summary"])
 
 
+def run_helper_rank(run_dir: Path, *, stop: Callable[[], bool]) -> int:
+    """Ranks above 0 of a data-parallel run: take part in every step; rank 0 owns the folder."""
+    from core.config import config_from_dict
+    from engine.loop import train
+
+    cfg = config_from_dict(read_json(Path(run_dir) / "config.json", default={}))
+    for _ in train(cfg, Path(run_dir), should_stop=stop):
+        pass
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine.worker", description=__doc__)
     parser.add_argument("run_dir", type=Path)
@@ -113,7 +145,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     flag = StopFlag()
     flag.install()
-    state = run(args.run_dir, stop=flag)
+    if int(os.environ.get("RANK", "0")) > 0:  # a torchrun helper rank: trains, writes nothing
+        return run_helper_rank(args.run_dir, stop=flag)
+    sys.stdout.reconfigure(line_buffering=True)  # worker.log shows progress as it happens
+    from engine.cli import print_event  # progress lines for worker.log
+
+    state = run(args.run_dir, stop=flag, echo=print_event)
     return 0 if state in ("completed", "cancelled") else 1
 
 
