@@ -3,12 +3,41 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import home
+from engine import queue
+from pages import compare, data, home, playground, report, runs, train
+from pages.common import get_store
 
 st.set_page_config(page_title="Fine-tuning workbench", page_icon="🧪", layout="wide")
 
 PAGES = [
     st.Page(home.render, title="Home", icon="🏠", url_path="home", default=True),
+    st.Page(data.render, title="Data", icon="📄", url_path="data"),
+    st.Page(train.render, title="Train", icon="🚀", url_path="train"),
+    st.Page(runs.render, title="Runs", icon="📋", url_path="runs"),
+    st.Page(report.render, title="Report", icon="📊", url_path="report"),
+    st.Page(compare.render, title="Compare", icon="⚖️", url_path="compare"),
+    st.Page(playground.render, title="Playground", icon="🧪", url_path="playground"),
 ]
 
-st.navigation(PAGES).run()
+
+def _sidebar() -> None:
+    """Queue process and run counts: one pid-file read and one small query per rerun."""
+    try:
+        store = get_store()
+        if not st.session_state.get("app.daemon_checked"):  # once per session, not per rerun
+            st.session_state["app.daemon_checked"] = True
+            queue.ensure_daemon(store)
+        status = home.queue_status(store)
+        slots, device = home.device_summary()
+    except Exception as exc:  # noqa: BLE001 - the sidebar must never break a page
+        st.sidebar.caption(f"Queue status unavailable: {exc}")
+        return
+    with st.sidebar.container(border=True):
+        alive = "🟢 queue running" if status["pid"] else "🔴 queue stopped"
+        st.markdown(f"**{alive}**  \n{status['running']} running · {status['queued']} queued  \n"
+                    f"{device} · {slots} slot(s)")
+
+
+nav = st.navigation(PAGES)
+_sidebar()
+nav.run()

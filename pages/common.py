@@ -102,3 +102,17 @@ def highlight_spans(tokens: list[str], spans: list[tuple[str, int, int]], *,
 
 def fmt_pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.1f}"
+
+
+def hand_over_to_app() -> None:
+    """Run app.py's navigation when Streamlit opened a page file directly.
+
+    With a folder named pages/ beside app.py, a server's first request for a deep link
+    (/runs?run=...) is served in Streamlit's legacy mode, which executes this file as a
+    script; until app.py's st.navigation runs once, that shows a blank page. Switching the
+    legacy mode off and rerunning lets app.py route the same URL.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    PagesManager.uses_pages_directory = False
+    st.rerun()

@@ -750,3 +750,9 @@ def _save_section(store: Store, working: Working) -> None:
     if saved:
         st.success(f"Saved. Use it in **Train** as the training data `dataset:{saved}`.")
         st.code(f'train = "dataset:{saved}"', language="toml")
+
+
+if __name__ == "__main__":  # opened as a legacy pages/ script: let app.py route the URL
+    from pages.common import hand_over_to_app
+
+    hand_over_to_app()

@@ -1,13 +1,166 @@
-"""Home: what the tool is, and the way to a first per-entity report."""
+"""Home: what the tool is, the queue and device status, recent runs, and the way to a first
+per-entity report (train the demo)."""
 from __future__ import annotations
 
+import os
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
 import streamlit as st
+
+from core.errors import WorkbenchError
+from engine import queue
+from engine.store import Store
+from pages.common import hand_over_to_app, get_store, show_error
+from pages.runs import STATE_ICONS, headline, link_to, page, remember_run
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+DEMOS = {
+    "ner": ("demo_ner.toml", "Train the NER demo",
+            "Fine-tunes the bundled MiniLM-L6 encoder (22.6M parameters) to find people, "
+            "organisations, places and other names in a generated news corpus."),
+    "classification": ("demo_classify.toml", "Train the intent demo",
+                       "Fine-tunes the same encoder to sort banking customer messages into intents."),
+}
 
 
 def render() -> None:
     st.title("Fine-tuning workbench")
-    st.write(
-        "Fine-tune pretrained transformer encoders on your own data — named-entity "
-        "recognition first, text classification second — and read what the model "
-        "learned, entity by entity."
-    )
+    st.markdown(
+        "Fine-tune pretrained transformer encoders on your own data — **named-entity "
+        "recognition** first, **text classification** second — and read what the model "
+        "learned, entity by entity. Runs wait in a queue, survive a reload or a server restart, "
+        "and resume from their last checkpoint.")
+    try:
+        _body()
+    except Exception as exc:  # noqa: BLE001 - the UI shows a message, never a traceback
+        show_error(exc)
+
+
+def _body() -> None:
+    store = get_store()
+    _show_status(store)
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        _show_demo(store)
+    with right:
+        _show_steps()
+    _show_recent(store)
+
+
+# ---- status -------------------------------------------------------------------------------
+
+@st.cache_resource(show_spinner=False)
+def device_summary() -> tuple[int, str]:
+    """(device slots, the accelerator in words); computed once per server process."""
+    slots = queue.device_slots()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return slots, f"{torch.cuda.device_count()} × {torch.cuda.get_device_name(0)}"
+    except ImportError:
+        pass
+    return slots, f"CPU · {os.cpu_count()} cores"
+
+
+def queue_status(store: Store) -> dict:
+    """Queue process id (None when down) and the numbers of running and queued runs (cheap)."""
+    active = store.list_runs(states=("running", "queued"))
+    return {"pid": queue.daemon_pid(store),
+            "running": sum(r["state"] == "running" for r in active),
+            "queued": sum(r["state"] == "queued" for r in active)}
+
+
+def _show_status(store: Store) -> None:
+    status = queue_status(store)
+    slots, device = device_summary()
+    cols = st.columns([1, 2, 1, 1])
+    cols[0].metric("Queue process", "running" if status["pid"] else "stopped", border=True,
+                   help=f"pid {status['pid']}" if status["pid"] else
+                   "Queued runs start only while the queue process runs.")
+    cols[1].metric("Device", device, border=True, help=f"{slots} slot(s): runs that train at once")
+    cols[2].metric(f"{STATE_ICONS['running']} Running", f"{status['running']} / {slots}", border=True)
+    cols[3].metric(f"{STATE_ICONS['queued']} Queued", status["queued"], border=True)
+    if not status["pid"]:
+        st.warning("The queue process is not running, so queued runs wait.")
+        if st.button("Start the queue", icon="▶️", key="home.start_queue"):
+            queue.ensure_daemon(store)
+            st.rerun()
+
+
+# ---- demo ---------------------------------------------------------------------------------
+
+def demo_config(kind: str) -> dict:
+    """The run config of examples/demo_*.toml, as a dict for engine.queue.submit."""
+    from core.config import config_to_dict, from_toml
+
+    path = EXAMPLES / DEMOS[kind][0]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        raise WorkbenchError(f"the demo config {path} is missing; reinstall the examples folder") from None
+    return config_to_dict(from_toml(text))
+
+
+def _show_demo(store: Store) -> None:
+    with st.container(border=True):
+        st.subheader("First run in three clicks")
+        st.markdown(DEMOS["ner"][2] + " A few minutes on a CPU, well under one on a GPU. "
+                    "When it finishes, **Report** shows precision, recall and F1 for every "
+                    "entity type and the sentences it got wrong.")
+        with st.container(horizontal=True):
+            ner = st.button(DEMOS["ner"][1], type="primary", icon="🚀", key="home.demo_ner")
+            cls = st.button(DEMOS["classification"][1], icon="💬", key="home.demo_cls",
+                            help=DEMOS["classification"][2])
+        if ner or cls:
+            run_id = queue.submit(store, demo_config("ner" if ner else "classification"))
+            queue.ensure_daemon(store)
+            remember_run(run_id)
+            st.session_state["runs.flash"] = ("Demo queued. Its curves appear below once the worker "
+                                              "has loaded the data and the model.")
+            st.switch_page(page("runs"), query_params={"run": run_id})
+
+
+def _show_steps() -> None:
+    with st.container(border=True):
+        st.subheader("How it works")
+        st.markdown(
+            "1. **Data** — upload CoNLL, JSONL, CSV or Parquet; the tag scheme is checked and "
+            "problems are reported by file and line.\n"
+            "2. **Train** — pick an encoder, the loss and the schedule; the run joins the queue.\n"
+            "3. **Runs** — follow loss and dev F1 per entity type live; cancel or resume.\n"
+            "4. **Report** — per-entity and per-tag tables, confusions, and an error browser.\n"
+            "5. **Compare** and **Playground** — put runs side by side; try a model on your text.")
+
+
+# ---- recent runs --------------------------------------------------------------------------
+
+def _show_recent(store: Store) -> None:
+    st.subheader("Recent runs")
+    runs = store.list_runs(limit=5)
+    if not runs:
+        st.info("No runs yet: train the demo above, or start your own on **Train**.")
+        return
+    rows = []
+    for r in runs:
+        dev, test = headline(r["status"], "dev"), headline(r["status"], "test")
+        rows.append({"State": f"{STATE_ICONS.get(r['state'], '•')} {r['state']}",
+                     "Name": r.get("name") or "—", "Task": r.get("task"),
+                     "Dev score": None if dev is None else 100 * dev,
+                     "Test score": None if test is None else 100 * test,
+                     "Created": datetime.fromtimestamp(r["created_at"]), "ID": r["id"]})
+    pct = "%.1f %%"
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="home.recent", placeholder="—",
+                 column_config={
+                     "Dev score": st.column_config.NumberColumn(format=pct, help="entity micro F1 (NER) or accuracy"),
+                     "Test score": st.column_config.NumberColumn(format=pct),
+                     "Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
+    with st.container(horizontal=True):
+        link_to("runs", "All runs", "📋")
+        link_to("report", "Reports", "📊")
+
+
+if __name__ == "__main__":  # opened as a legacy pages/ script: let app.py route the URL
+    hand_over_to_app()

@@ -592,3 +592,9 @@ def _registered(page) -> bool:
         return page._script_hash in ctx.pages_manager.get_pages()  # noqa: SLF001
     except Exception:  # internal API: fall back to a link
         return False
+
+
+if __name__ == "__main__":  # opened as a legacy pages/ script: let app.py route the URL
+    from pages.common import hand_over_to_app
+
+    hand_over_to_app()

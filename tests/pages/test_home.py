@@ -1,11 +1,74 @@
-from pathlib import Path
+"""Home page and app.py: navigation, sidebar status, the demo path, recent runs."""
+from __future__ import annotations
 
-from streamlit.testing.v1 import AppTest
+from core.config import RunConfig, config_to_dict, from_toml
+from core.errors import ConfigError
+from engine import queue
+from pages.home import EXAMPLES, demo_config
+from tests.pages.fixtures import (app_test, daemon_calls, make_run, no_exception, page_test,  # noqa: F401
+                                  store)
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
-
-def test_app_starts_on_home_page():
-    at = AppTest.from_file(APP, default_timeout=30).run()
-    assert not at.exception
+def test_app_starts_on_home_and_starts_the_queue_once(store, daemon_calls):
+    at = app_test()
+    no_exception(at)
     assert at.title[0].value == "Fine-tuning workbench"
+    sidebar = " ".join(m.value for m in at.sidebar.markdown)
+    assert "queue stopped" in sidebar and "0 running · 0 queued" in sidebar
+    assert daemon_calls == [store.root]
+    at.run()
+    assert daemon_calls == [store.root]  # once per session, not on every rerun
+
+
+def test_train_the_demo_queues_it_and_opens_runs(store, daemon_calls):
+    at = app_test()
+    at.button(key="home.demo_ner").click().run()
+    no_exception(at)
+    runs = store.list_runs()
+    assert len(runs) == 1 and runs[0]["state"] == "queued" and runs[0]["task"] == "ner"
+    assert store.config(runs[0]["id"]) == config_to_dict(from_toml((EXAMPLES / "demo_ner.toml").read_text()))
+    assert len(daemon_calls) == 2  # the session's start, then the demo
+    assert at.title[0].value == "Runs"
+    assert at.session_state["run_id"] == runs[0]["id"]
+    assert at.selectbox(key="runs.selected").value == runs[0]["id"]
+    assert any("Demo queued" in s.value for s in at.success)
+
+
+def test_status_tiles_and_recent_runs(store):
+    make_run(store, name="old")
+    for i in range(5):
+        make_run(store, name=f"new-{i}")
+    make_run(store, name="live", state="running", progress=0.5)
+    at = page_test("home")
+    no_exception(at)
+    tiles = {m.label: m.value for m in at.metric}
+    assert tiles["Queue process"] == "stopped" and tiles["🟢 Running"].startswith("1 / ")
+    recent = next(d.value for d in at.dataframe if "Dev score" in d.value.columns)
+    assert len(recent) == 5 and "old" not in set(recent["Name"])
+    assert recent["Test score"].notna().sum() == 4  # completed runs have a test score
+    assert any("not running" in w.value for w in at.warning)
+
+
+def test_start_the_queue_button(store, daemon_calls):
+    at = page_test("home")
+    at.button(key="home.start_queue").click().run()
+    no_exception(at)
+    assert daemon_calls == [store.root]
+
+
+def test_submit_error_is_shown_not_raised(store, monkeypatch):
+    def refuse(store, config):
+        raise ConfigError("model: folder './nope' not found")
+
+    monkeypatch.setattr(queue, "submit", refuse)
+    at = page_test("home")
+    at.button(key="home.demo_cls").click().run()
+    no_exception(at)
+    assert any("./nope" in e.value for e in at.error)
+
+
+def test_demo_configs_are_valid_run_configs():
+    for kind in ("ner", "classification"):
+        cfg = demo_config(kind)
+        assert set(cfg) == set(config_to_dict(RunConfig()))
+    assert demo_config("ner")["task"] == "ner" and demo_config("classification")["task"] == "classification"

@@ -1,0 +1,205 @@
+"""Playground: type text and see what a finished run's model predicts — entities with their
+confidence (NER) or class probabilities (classification)."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.errors import WorkbenchError
+from core.records import TokenExample
+from core.spans import to_spans
+from pages.common import hand_over_to_app, get_store, highlight_spans, read_run_jsonl, show_error, type_colour
+from pages.runs import choose_run, link_to
+
+# Words and single punctuation marks; keeps "O'Neil", "e-mail", "3.5" and "U.S" in one piece.
+WORD = re.compile(r"\w+(?:[-'’.]\w+)*|[^\w\s]")
+FALLBACK_TEXT = {
+    "ner": "Angela Merkel met Emmanuel Macron in Paris to discuss the future of Airbus .",
+    "classification": "I lost my card yesterday, can you block it please?",
+}
+MAX_CHARS = 5000
+
+
+def tokenize(text: str) -> list[str]:
+    """Whitespace and punctuation tokenisation, as in CoNLL-style training data."""
+    return WORD.findall(text)
+
+
+def render() -> None:
+    st.title("Playground")
+    st.caption("Try a finished model on your own text. Nothing is stored.")
+    try:
+        _body()
+    except Exception as exc:  # noqa: BLE001 - the UI shows a message, never a traceback
+        show_error(exc)
+
+
+def _body() -> None:
+    runs = [r for r in get_store().list_runs(states=("completed",))
+            if (Path(r["dir"]) / "model" / "config.json").is_file()]
+    if not runs:
+        st.info("No finished run with a saved model yet. When a run completes, its model "
+                "(`model/` in the run folder) can be tried here.")
+        link_to("home", "Home: train the demo", "🏠")
+        return
+    run = choose_run(runs, key="playground.run")
+    task = run.get("task") or "ner"
+    config = get_store().config(run["id"])
+    model_dir = Path(run["dir"]) / "model"
+    kind = "ner" if task == "ner" else "classification"
+    key = f"playground.text_{kind}"
+    if key not in st.session_state:
+        st.session_state[key] = _example_text(run, kind)
+    text = st.text_area("Text", key=key, height=110, max_chars=MAX_CHARS,
+                        help="Press Ctrl+Enter (or click outside) to predict.")
+    if not text.strip():
+        st.info("Type a sentence above.")
+        return
+    tokenizer, model = load_model(str(model_dir), _folder_mtime(model_dir), task)
+    if task == "ner":
+        _show_entities(tokenizer, model, text, int(config.get("max_length") or 128))
+    else:
+        _show_classes(tokenizer, model, text, int(config.get("max_length") or 128),
+                      multilabel=task == "multilabel")
+
+
+def _example_text(run: dict, kind: str) -> str:
+    """A test (or dev) example of the run itself, so the first prediction is meaningful: for
+    NER the sentence with the most entity types (then the most entities)."""
+    rows = read_run_jsonl(run["dir"], "predictions.jsonl")
+    rows = [r for r in rows if r.get("split") == "test"] or rows
+    if kind == "ner":
+        def richness(row: dict) -> tuple[int, int]:
+            spans = to_spans(row.get("gold") or [])
+            return len({t for t, _, _ in spans}), len(spans)
+
+        sentences = [r for r in rows if 6 <= len(r.get("tokens") or []) <= 40]
+        if sentences:
+            return detokenize(max(sentences, key=richness)["tokens"])
+    else:
+        texts = [r["text"] for r in rows if r.get("text")]
+        if texts:
+            return texts[0]
+    return FALLBACK_TEXT[kind]
+
+
+def detokenize(tokens: list[str]) -> str:
+    """Tokens as readable text: no space before closing punctuation or after an opening one."""
+    text = " ".join(str(t) for t in tokens)
+    text = re.sub(r" ([,.;:!?%)\]}])", r"\1", text)
+    return re.sub(r"([(\[{$]) ", r"\1", text)
+
+
+def _folder_mtime(folder: Path) -> float:
+    return max((p.stat().st_mtime for p in folder.iterdir() if p.is_file()), default=0.0)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the model…")
+def load_model(model_dir: str, mtime: float, task: str):  # noqa: ARG001 - mtime keys the cache
+    """(tokenizer, model in eval mode on CPU) of a run's model folder, shared across sessions."""
+    from transformers import (AutoModelForSequenceClassification, AutoModelForTokenClassification,
+                              AutoTokenizer)
+
+    cls = AutoModelForTokenClassification if task == "ner" else AutoModelForSequenceClassification
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        model = cls.from_pretrained(model_dir).eval()
+    except (OSError, ValueError) as exc:
+        raise WorkbenchError(f"could not load the model in {model_dir}: {str(exc).splitlines()[0]}") from None
+    return tokenizer, model
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def predict_words(tokenizer, model, words: list[str], max_length: int = 128) -> tuple[list[str], list[float]]:
+    """Tag and confidence per word: the first sub-token's prediction, long inputs in windows."""
+    import torch
+
+    from engine.models import encode_ner, merge_windows
+
+    windows = encode_ner(tokenizer, [TokenExample(tuple(words), ("O",) * len(words))], None,
+                         max_length=max_length, stride=min(32, max_length // 4))
+    logits = []
+    with torch.inference_mode():
+        for w in windows:
+            ids = torch.tensor([w["input_ids"]])
+            logits.append(model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits[0].float().numpy())
+    scores = merge_windows(windows, logits, [len(words)])[0]          # (n_words, C)
+    probs = _softmax(scores)
+    id2label = model.config.id2label
+    return [id2label[int(k)] for k in probs.argmax(-1)], probs.max(-1).tolist()
+
+
+def _show_entities(tokenizer, model, text: str, max_length: int) -> None:
+    words = tokenize(text)
+    if not words:
+        st.info("No words found in the text.")
+        return
+    tags, conf = predict_words(tokenizer, model, words, max_length)
+    spans = to_spans(tags)
+    tips = {s: f"{t} · confidence {100 * min(conf[s:e]):.0f} %" for t, s, e in spans}
+    st.markdown(f'<div style="font-size:1.15em;line-height:2.3;padding:6px 0">'
+                f'{highlight_spans(words, spans, title=tips)}</div>', unsafe_allow_html=True)
+    if not spans:
+        st.info("No entities found in this text.")
+    else:
+        rows = [{"Entity": " ".join(words[s:e]), "Type": t, "Confidence": 100 * min(conf[s:e]),
+                 "Words": f"{s + 1}–{e}" if e - s > 1 else str(s + 1)} for t, s, e in spans]
+        legend = " ".join(f'<span style="color:{type_colour(t)};font-weight:600">■ {t}</span>'
+                          for t in sorted({t for t, _, _ in spans}))
+        st.markdown(legend, unsafe_allow_html=True)
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="playground.entities",
+                     column_config={"Confidence": st.column_config.ProgressColumn(
+                         "Confidence", min_value=0, max_value=100, format="%.1f %%",
+                         help="the lowest word confidence inside the entity"),
+                         "Words": st.column_config.TextColumn("Words", help="word positions, from 1")})
+    with st.expander("Tag per word"):
+        st.dataframe(pd.DataFrame({"Word": words, "Tag": tags, "Confidence": [100 * c for c in conf]}),
+                     hide_index=True, width="stretch", key="playground.words",
+                     column_config={"Confidence": st.column_config.NumberColumn(format="%.1f %%")})
+
+
+def predict_classes(tokenizer, model, text: str, max_length: int = 128, *,
+                    multilabel: bool = False) -> dict[str, float]:
+    """Probability per class (softmax; independent sigmoids for multi-label)."""
+    import torch
+
+    enc = tokenizer(text, truncation=True, max_length=max_length, return_tensors="pt")
+    with torch.inference_mode():
+        logits = model(**enc).logits[0].float().numpy()
+    probs = 1 / (1 + np.exp(-logits)) if multilabel else _softmax(logits)
+    return {model.config.id2label[i]: float(p) for i, p in enumerate(probs)}
+
+
+def _show_classes(tokenizer, model, text: str, max_length: int, *, multilabel: bool) -> None:
+    probs = predict_classes(tokenizer, model, text, max_length, multilabel=multilabel)
+    ranked = sorted(probs.items(), key=lambda kv: -kv[1])
+    if multilabel:
+        chosen = [c for c, p in ranked if p >= 0.5]
+        st.metric("Predicted labels", ", ".join(chosen) if chosen else "(none above 50 %)")
+    else:
+        best, p = ranked[0]
+        st.metric("Predicted class", best, help=f"probability {100 * p:.1f} %")
+    df = pd.DataFrame([{"class": c, "probability": 100 * p, "predicted": p >= 0.5 if multilabel else c == ranked[0][0]}
+                       for c, p in ranked])
+    chart = (alt.Chart(df, title="Probability per class (%)").mark_bar()
+             .encode(y=alt.Y("class:N", sort="-x", title=None),
+                     x=alt.X("probability:Q", title="probability (%)", scale=alt.Scale(domain=[0, 100])),
+                     color=alt.condition(alt.datum.predicted, alt.value("#3b5bdb"), alt.value("#b8c2e0")),
+                     tooltip=["class:N", alt.Tooltip("probability:Q", format=".1f")])
+             .properties(height=alt.Step(28)))
+    bars = chart.mark_text(align="left", dx=3).encode(text=alt.Text("probability:Q", format=".1f"),
+                                                        color=alt.value("#333"))
+    st.altair_chart(chart + bars, width="stretch")
+
+
+if __name__ == "__main__":  # opened as a legacy pages/ script: let app.py route the URL
+    hand_over_to_app()

@@ -1,0 +1,512 @@
+"""Runs: the queue and the history of runs, and one run's live curves, log and actions.
+
+Also the run picker the other pages share (`choose_run`): the chosen run travels between
+pages in st.session_state["run_id"] and in the URL as ?run=<id>, so a link or reload keeps it.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import io
+import time
+import zipfile
+from datetime import datetime
+from pathlib import Path
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from engine import queue
+from engine.runfolder import STATES
+from engine.store import NotFound, Store
+from pages.common import hand_over_to_app, get_store, read_run_jsonl, show_error, type_colours
+
+STATE_ICONS = {"queued": "⏳", "running": "🟢", "completed": "✅", "failed": "❌",
+               "cancelled": "⏹️", "interrupted": "⚠️"}
+LIVE = ("running", "queued")
+LIST_LIMIT = 1000
+LOG_LINES = 60
+METRIC_NAMES = {"f1_micro": "micro F1", "f1_macro": "macro F1", "accuracy": "accuracy"}
+CHART_HEIGHT = 220
+
+
+# ---- shared with the other pages ----------------------------------------------------------
+
+def run_label(run: dict) -> str:
+    """How a run reads in pickers: icon, name, task and short id."""
+    name = run.get("name") or "(unnamed)"
+    return f"{STATE_ICONS.get(run['state'], '•')} {name} · {run.get('task', '')} · {run['id']}"
+
+
+def remember_run(run_id: str) -> None:
+    """Make `run_id` the current run for every page (session) and for the URL (?run=)."""
+    st.session_state["run_id"] = run_id
+    if st.query_params.get("run") != run_id:
+        st.query_params["run"] = run_id
+
+
+def choose_run(runs: list[dict], *, key: str, label: str = "Run",
+               default: str | None = None) -> dict | None:
+    """A selectbox over `runs` that starts at ?run=, then the session's run, then `default`."""
+    if not runs:
+        return None
+    by_id = {r["id"]: r for r in runs}
+    if st.session_state.get(key) not in by_id:
+        for wanted in (st.query_params.get("run"), st.session_state.get("run_id"), default):
+            if wanted in by_id:
+                st.session_state[key] = wanted
+                break
+        else:
+            st.session_state[key] = runs[0]["id"]
+    run_id = st.selectbox(label, list(by_id), key=key, format_func=lambda i: run_label(by_id[i]))
+    remember_run(run_id)
+    return by_id[run_id]
+
+
+def page(name: str) -> st.Page:
+    """The st.Page of pages/<name>.py as app.py registers it (for links and switch_page)."""
+    module = importlib.import_module(f"pages.{name}")
+    return st.Page(module.render, title=name.capitalize(), url_path=name)
+
+
+def link_to(name: str, label: str, icon: str, run_id: str | None = None) -> None:
+    """A link to another page carrying the run; silent where no navigation exists (tests)."""
+    try:
+        st.page_link(page(name), label=label, icon=icon,
+                     query_params={"run": run_id} if run_id else None)
+    except Exception:  # noqa: BLE001 - a page rendered alone (AppTest) has no navigation
+        pass
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """'45 s', '3 min 20 s', '13 min', '2 h 05 min' (short enough for a tile); '—' when unknown."""
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "—"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 600:
+        return f"{s // 60} min {s % 60:02d} s"
+    if s < 3600:
+        return f"{s // 60} min"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def headline(status: dict, split: str = "dev") -> float | None:
+    """The split's headline score of a run from status.json: micro F1 (NER) or accuracy."""
+    summary = (status.get("summary") or {}).get(split) or {}
+    value = summary.get("f1_micro") if "per_type_f1" in summary else summary.get("accuracy")
+    if value is None and split == "dev":
+        value = (status.get("last_eval") or {}).get("value")
+    return value
+
+
+# ---- page ---------------------------------------------------------------------------------
+
+def render() -> None:
+    st.title("Runs")
+    st.caption("The queue and every past run. Pick a run to follow its curves and log; "
+               "running runs refresh every 2 s.")
+    try:
+        _body()
+    except Exception as exc:  # noqa: BLE001 - the UI shows a message, never a traceback
+        show_error(exc)
+
+
+def _body() -> None:
+    store = get_store()
+    _show_flash()
+    runs = store.list_runs(limit=LIST_LIMIT)
+    if not runs:
+        st.info("No runs yet. Start one on the **Train** page, or train the demo from **Home**.")
+        link_to("home", "Home: train the demo", "🏠")
+        return
+    _show_counts(runs)
+    shown = _filtered(runs)
+    _show_table(shown)
+    st.divider()
+    default = next((r["id"] for r in runs if r["state"] == "running"), None)
+    run = choose_run(shown or runs, key="runs.selected", label="Selected run", default=default)
+    if run is not None:
+        _show_run(store, run)
+
+
+def _show_flash() -> None:
+    message = st.session_state.pop("runs.flash", None)
+    if message:
+        st.success(message)
+
+
+def _show_counts(runs: list[dict]) -> None:
+    counts = {s: 0 for s in STATES}
+    for r in runs:
+        counts[r["state"]] = counts.get(r["state"], 0) + 1
+    cols = st.columns(len(STATES))
+    for col, state in zip(cols, STATES):
+        col.metric(f"{STATE_ICONS[state]} {state}", counts[state])
+
+
+def _filtered(runs: list[dict]) -> list[dict]:
+    left, right = st.columns([2, 1])
+    states = left.pills("Show", STATES, selection_mode="multi", key="runs.states",
+                        format_func=lambda s: f"{STATE_ICONS[s]} {s}")
+    text = right.text_input("Filter by name or id", key="runs.search", placeholder="e.g. demo")
+    out = [r for r in runs if not states or r["state"] in states]
+    if text:
+        needle = text.lower()
+        out = [r for r in out if needle in (r.get("name") or "").lower() or needle in r["id"].lower()]
+    return out
+
+
+def _show_table(runs: list[dict]) -> None:
+    if not runs:
+        st.info("No run matches the filter.")
+        return
+    now = time.time()
+    queued = sorted((r for r in runs if r["state"] == "queued"), key=lambda r: r["created_at"])
+    position = {r["id"]: i + 1 for i, r in enumerate(queued)}
+    rows = [_table_row(r, now, position.get(r["id"])) for r in runs]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", placeholder="—", height=min(420, 38 + 35 * len(rows)),
+                 key="runs.table", column_config={
+                     "Progress": st.column_config.ProgressColumn("Progress", min_value=0.0, max_value=1.0,
+                                                                 format="percent"),
+                     "Dev score": st.column_config.NumberColumn(
+                         "Dev score", format="%.1f %%",
+                         help="Entity micro F1 (NER) or accuracy (classification) on dev, in %"),
+                     "Test score": st.column_config.NumberColumn("Test score", format="%.1f %%"),
+                     "Created": st.column_config.DatetimeColumn("Created", format="YYYY-MM-DD HH:mm"),
+                     "Task": st.column_config.TextColumn("Task", width=110),
+                     "ETA": st.column_config.TextColumn("ETA", width=100, help="time left of a running run"),
+                 })
+
+
+def _table_row(run: dict, now: float, queue_position: int | None) -> dict:
+    status = run["status"]
+    step, total = status.get("step") or 0, status.get("total_steps")
+    state = run["state"]
+    if state == "running":
+        eta = fmt_duration(_eta(run, now))
+    elif state == "queued":
+        eta = f"#{queue_position} in queue" if queue_position else "in queue"
+    else:
+        eta = "—"
+    dev, test = headline(status, "dev"), headline(status, "test")
+    return {"State": f"{STATE_ICONS.get(state, '•')} {state}", "Name": run.get("name") or "—",
+            "Task": run.get("task") or "—",
+            "Progress": (min(step / total, 1.0) if total else (1.0 if state == "completed" else 0.0)),
+            "Steps": f"{step:,} / {total:,}" if total else "—", "ETA": eta,
+            "Dev score": None if dev is None else 100 * dev,
+            "Test score": None if test is None else 100 * test,
+            "Device": status.get("device") or "—",
+            "Created": datetime.fromtimestamp(run["created_at"]), "ID": run["id"]}
+
+
+def _step_rate(run: dict) -> float | None:
+    """Optimizer steps per second over the last few logged steps (a running run only)."""
+    logs = [r for r in read_run_jsonl(run["dir"], "metrics.jsonl") if r.get("event") == "log"][-6:]
+    if len(logs) >= 2 and logs[-1]["time"] > logs[0]["time"]:
+        return (logs[-1]["step"] - logs[0]["step"]) / (logs[-1]["time"] - logs[0]["time"])
+    status = run["status"]
+    started, step = status.get("started_at"), status.get("step") or 0
+    if started and step:
+        return step / max(time.time() - started, 1e-6)
+    return None
+
+
+def _eta(run: dict, now: float) -> float | None:
+    status = run["status"]
+    total, step = status.get("total_steps"), status.get("step") or 0
+    rate = _step_rate(run)
+    if not total or not rate:
+        return None
+    return (total - step) / rate
+
+
+# ---- one run ------------------------------------------------------------------------------
+
+def _show_run(store: Store, run: dict) -> None:
+    config = store.config(run["id"])
+    _show_header(run, config)
+    _show_problem(run)
+    _show_actions(store, run)
+    if run["state"] in LIVE:
+        _live_panel(run["id"], run["state"])
+    else:
+        _panel(run, config)
+
+
+def _show_header(run: dict, config: dict) -> None:
+    state = run["state"]
+    st.subheader(f"{STATE_ICONS.get(state, '•')} {run.get('name') or run['id']}")
+    created = datetime.fromtimestamp(run["created_at"]).strftime("%Y-%m-%d %H:%M")
+    st.caption(f"`{run['id']}` · {state} · {run.get('task')} · model `{config.get('model', '?')}` · "
+               f"lr {config.get('learning_rate', '?')} · {config.get('epochs', '?')} epochs · "
+               f"created {created}")
+
+
+def _show_problem(run: dict) -> None:
+    status, state = run["status"], run["state"]
+    error = status.get("error")
+    if state == "failed":
+        text = (error or "the worker failed without a message; see the worker log below").strip()
+        lines = text.splitlines()
+        st.error(f"**This run failed:** {lines[-1] if len(lines) > 1 else text}")
+        if len(lines) > 1:
+            with st.expander("Full error"):
+                st.code(text, language=None)
+    elif state == "interrupted":
+        st.warning(f"{error or 'The worker stopped without finishing.'} — **Resume** continues "
+                   "from the latest checkpoint.")
+    elif state == "cancelled":
+        st.info("Cancelled. **Resume** continues from the latest checkpoint.")
+
+
+def _show_actions(store: Store, run: dict) -> None:
+    run_id, state, run_dir = run["id"], run["state"], Path(run["dir"])
+    with st.container(horizontal=True, vertical_alignment="center"):
+        if state in LIVE and st.button("Cancel", icon="⏹️", key="runs.cancel"):
+            outcome = queue.cancel(store, run_id)
+            _flash({"cancelled": "Run cancelled before it started.",
+                    "stopping": "Stopping: the worker saves a checkpoint, then ends as cancelled.",
+                    "interrupted": "The worker was gone; the run is marked interrupted."}[outcome])
+        if state in queue.RESUMABLE and st.button("Resume", icon="▶️", key="runs.resume"):
+            queue.resume(store, run_id)
+            queue.ensure_daemon(store)
+            _flash("Back in the queue: it continues from its latest checkpoint.")
+        if state not in LIVE and st.button("Delete", icon="🗑️", key="runs.delete"):
+            st.session_state["runs.confirm_delete"] = run_id
+        _download_buttons(run_dir, run_id)
+        if state == "completed":
+            link_to("report", "Open the report", "📊", run_id)
+    if st.session_state.get("runs.confirm_delete") == run_id:
+        _confirm_delete(store, run)
+
+
+def _flash(message: str) -> None:
+    st.session_state["runs.flash"] = message
+    st.rerun()
+
+
+def _confirm_delete(store: Store, run: dict) -> None:
+    with st.container(border=True):
+        st.warning(f"Delete **{run.get('name') or run['id']}** with its checkpoints, model and "
+                   "report? This cannot be undone.")
+        yes, no = st.columns([1, 6])
+        if yes.button("Yes, delete", type="primary", key="runs.delete_yes"):
+            st.session_state.pop("runs.confirm_delete", None)
+            store.delete_run(run["id"])
+            if st.session_state.get("run_id") == run["id"]:
+                st.session_state.pop("run_id")
+                st.query_params.pop("run", None)
+            _flash(f"Deleted {run.get('name') or run['id']}.")
+        if no.button("Keep it", key="runs.delete_no"):
+            st.session_state.pop("runs.confirm_delete", None)
+            st.rerun()
+
+
+def _download_buttons(run_dir: Path, run_id: str) -> None:
+    report = run_dir / "report.json"
+    if report.is_file():
+        st.download_button("report.json", data=report.read_bytes(), file_name=f"{run_id}-report.json",
+                           mime="application/json", icon="⬇️", on_click="ignore", key="runs.dl_report")
+    predictions = run_dir / "predictions.jsonl"
+    if predictions.is_file():
+        st.download_button("predictions.jsonl", data=functools.partial(predictions.read_bytes),
+                           file_name=f"{run_id}-predictions.jsonl", mime="application/jsonl",
+                           icon="⬇️", on_click="ignore", key="runs.dl_predictions")
+    model = run_dir / "model"
+    if (model / "config.json").is_file():
+        # built only when clicked: the zip of a model folder is tens of MB
+        st.download_button("model (.zip)", data=functools.partial(zip_folder, model),
+                           file_name=f"{run_id}-model.zip", mime="application/zip", icon="⬇️",
+                           on_click="ignore", key="runs.dl_model",
+                           help=f"Or load it in place: {model}")
+
+
+def zip_folder(folder: Path) -> bytes:
+    """The folder as an in-memory zip (paths relative to its parent)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for path in sorted(Path(folder).rglob("*")):
+            if path.is_file():
+                zf.write(path, Path(folder.name) / path.relative_to(folder))
+    return buf.getvalue()
+
+
+@st.fragment(run_every=2)
+def _live_panel(run_id: str, seen_state: str) -> None:
+    """The panel of a running or queued run, redrawn every 2 s; a state change reruns the page."""
+    try:
+        store = get_store()
+        try:
+            run = store.get_run(run_id)
+        except NotFound:
+            st.rerun()
+        if run["state"] != seen_state:
+            st.rerun()
+        _panel(run, store.config(run_id))
+    except Exception as exc:  # noqa: BLE001
+        show_error(exc)
+
+
+def _panel(run: dict, config: dict) -> None:
+    records = read_run_jsonl(run["dir"], "metrics.jsonl")
+    if run["state"] == "queued":
+        st.info("Waiting for a free device slot; it starts when the runs ahead of it finish.")
+    _show_tiles(run, config, records)
+    curves, log, cfg = st.tabs(["Curves", "Worker log", "Config"], key="runs.tab")
+    with curves:
+        _show_curves(records, run.get("task", "ner"), run["status"].get("total_steps"))
+    with log:
+        _show_log(Path(run["dir"]))
+    with cfg:
+        _show_config(config)
+
+
+def _show_tiles(run: dict, config: dict, records: list[dict]) -> None:
+    status = run["status"]
+    logs = [r for r in records if r.get("event") == "log"]
+    evals = [r for r in records if r.get("event") == "eval"]
+    step, total = status.get("step") or 0, status.get("total_steps")
+    started, finished = status.get("started_at"), status.get("finished_at")
+    tiles = st.columns(5)
+    tiles[0].metric("Progress", f"{100 * step / total:.0f} %" if total else "—", border=True,
+                    help=f"step {step:,} of {total:,}" if total else "not started")
+    tiles[1].metric("Training loss", f"{logs[-1]['loss']:.3f}" if logs else "—", border=True,
+                    help="mean over the last logged steps")
+    if evals:
+        metric = evals[-1].get("metric", "f1_micro")
+        best = max(evals, key=lambda r: r.get("value", 0.0))
+        tiles[2].metric(f"Best dev {'accuracy' if metric == 'accuracy' else 'F1'}",
+                        f"{100 * best['value']:.1f} %", border=True,
+                        help=f"{METRIC_NAMES.get(metric, metric)} at step {best['step']:,}")
+    else:
+        tiles[2].metric("Best dev score", "—", border=True, help="after the first evaluation")
+    tps = logs[-1].get("tokens_per_s") if logs else None
+    tiles[3].metric("Tokens/s", f"{tps:,.0f}" if tps else "—", border=True,
+                    help="training throughput over the last logged steps (sub-word tokens)")
+    if run["state"] == "running":
+        tiles[4].metric("Time left", fmt_duration(_eta(run, time.time())), border=True,
+                        help="from the step rate of the last logged steps")
+    else:
+        test = headline(status, "test")
+        if test is not None:
+            tiles[4].metric("Test F1" if "per_type_f1" in (status.get("summary") or {}).get("test", {})
+                            else "Test accuracy", f"{100 * test:.1f} %", border=True,
+                            help="on the test split, best dev checkpoint")
+        else:
+            took = (finished or status.get("updated_at") or 0) - started if started else None
+            tiles[4].metric("Training time", fmt_duration(took), border=True)
+    parts = [f"step {step:,} of {total:,}" if total else f"step {step:,}"]
+    epoch = logs[-1]["epoch"] if logs else status.get("epoch")
+    if epoch is not None:
+        parts.append(f"epoch {epoch:.2f} of {config.get('epochs', '?')}")
+    if started:
+        parts.append(f"{'running for' if run['state'] == 'running' else 'took'} "
+                     f"{fmt_duration((finished or time.time()) - started)}")
+    if status.get("device"):
+        parts.append(f"on {status['device']}")
+    st.caption(" · ".join(parts))
+
+
+def curve_frames(records: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(log rows, eval rows) of a run's metrics.jsonl as data frames (possibly empty)."""
+    logs = pd.DataFrame([r for r in records if r.get("event") == "log"])
+    evals = pd.DataFrame([r for r in records if r.get("event") == "eval"])
+    return logs, evals
+
+
+def step_axis(total: int | None) -> alt.X:
+    """The x encoding of every curve: optimizer steps, over the whole run when its length is known."""
+    scale = alt.Scale(domain=[0, total], nice=False) if total else alt.Undefined
+    return alt.X("step:Q", title="step", scale=scale, axis=alt.Axis(format="d"))
+
+
+def _line(df: pd.DataFrame, y: str, title: str, fmt: str, y_title: str, total: int | None) -> alt.Chart:
+    return (alt.Chart(df, title=title).mark_line(point=len(df) <= 40)
+            .encode(x=step_axis(total), y=alt.Y(f"{y}:Q", title=y_title, axis=alt.Axis(format=fmt)),
+                    tooltip=[alt.Tooltip("step:Q"), alt.Tooltip(f"{y}:Q", format=fmt)])
+            .properties(height=CHART_HEIGHT))
+
+
+def _show_curves(records: list[dict], task: str, total: int | None) -> None:
+    logs, evals = curve_frames(records)
+    if logs.empty and evals.empty:
+        st.info("No metrics yet: the worker writes them after its first logged steps.")
+        return
+    left, mid, right = st.columns(3)
+    if not logs.empty:
+        left.altair_chart(_line(logs, "loss", "Training loss", ".2f", "loss", total), width="stretch")
+        mid.altair_chart(_line(logs, "lr", "Learning rate", ".1e", "learning rate", total), width="stretch")
+    if not evals.empty:
+        right.altair_chart(_dev_chart(evals, total), width="stretch")
+        if task == "ner" and "per_type_f1" in evals:
+            st.altair_chart(per_type_chart(evals, total), width="stretch")
+
+
+def _dev_chart(evals: pd.DataFrame, total: int | None) -> alt.Chart:
+    metric = str(evals["metric"].iloc[-1]) if "metric" in evals else "score"
+    df = evals.assign(score=100 * evals["value"])
+    df = df.assign(best=df["score"] == df["score"].max())  # the checkpoint the report uses
+    base = alt.Chart(df, title=f"Dev {METRIC_NAMES.get(metric, metric)} (%)")
+    line = base.mark_line(point=True).encode(
+        x=step_axis(total), y=alt.Y("score:Q", title="%", scale=alt.Scale(zero=False), axis=alt.Axis(format=".0f")),
+        tooltip=[alt.Tooltip("step:Q"), alt.Tooltip("score:Q", format=".1f", title="%")])
+    best = base.transform_filter(alt.datum.best).mark_point(size=120, filled=True, color="#e15759").encode(
+        x="step:Q", y="score:Q")
+    return (line + best).properties(height=CHART_HEIGHT)
+
+
+def per_type_chart(evals: pd.DataFrame, total: int | None = None,
+                   title: str = "Dev F1 per entity type (%)") -> alt.Chart:
+    """One line per entity type: its dev F1 at each evaluation, in the type's colour."""
+    rows = [{"step": int(r["step"]), "type": t, "f1": 100 * float(v)}
+            for r in evals.to_dict("records") if isinstance(r.get("per_type_f1"), dict)
+            for t, v in r["per_type_f1"].items()]
+    df = pd.DataFrame(rows)
+    domain, colours = type_colours(sorted(df["type"].unique()) if not df.empty else [])
+    return (alt.Chart(df, title=title).mark_line(point=True)
+            .encode(x=step_axis(total), y=alt.Y("f1:Q", title="F1 (%)", scale=alt.Scale(zero=False),
+                                                axis=alt.Axis(format=".0f")),
+                    color=alt.Color("type:N", title="entity type", scale=alt.Scale(domain=domain, range=colours)),
+                    tooltip=["type:N", "step:Q", alt.Tooltip("f1:Q", format=".1f", title="F1 (%)")])
+            .properties(height=260))
+
+
+def log_tail(path: Path, lines: int = LOG_LINES) -> str:
+    """The last `lines` lines of a log file ('' when there is none)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - 64 * 1024))
+            data = f.read()
+    except OSError:
+        return ""
+    return "\n".join(data.decode("utf-8", errors="replace").splitlines()[-lines:])
+
+
+def _show_log(run_dir: Path) -> None:
+    text = log_tail(run_dir / "worker.log")
+    if not text:
+        st.info("The worker has not written to its log yet.")
+        return
+    st.caption(f"Last {LOG_LINES} lines of `{run_dir / 'worker.log'}`")
+    st.code(text, language=None, height=360)
+
+
+def _show_config(config: dict) -> None:
+    from core.config import RunConfig, config_to_dict
+
+    defaults = config_to_dict(RunConfig())
+    changed = {k: v for k, v in config.items() if defaults.get(k) != v}
+    st.caption("Settings that differ from the defaults; the full config is below.")
+    st.dataframe(pd.DataFrame({"setting": list(changed), "value": [str(v) for v in changed.values()]}),
+                 hide_index=True, width="content")
+    with st.expander("Full config.json"):
+        st.json(config)
+
+
+if __name__ == "__main__":
+    hand_over_to_app()
