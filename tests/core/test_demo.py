@@ -206,7 +206,7 @@ def test_ner_rejects_too_few_sentences(n):
 @pytest.mark.parametrize("make", TEXT_MAKERS)
 def test_text_splits_are_80_10_10_with_clean_non_empty_texts(make):
     data = make(seed=2, n_examples=500)
-    assert [len(data[s]) for s in SPLITS] and sum(len(data[s]) for s in SPLITS) == 500
+    assert all(data[s] for s in SPLITS) and sum(len(data[s]) for s in SPLITS) == 500
     assert 0.75 <= len(data["train"]) / 500 <= 0.85
     for split in SPLITS:
         for example in data[split]:
