@@ -18,8 +18,8 @@ import torch
 
 from core.config import RunConfig
 from core.errors import ConfigError
-from engine import batching, checkpoint, distributed
-from engine.data import load_splits
+from engine import batching, checkpoint, distributed, featcache
+from engine.data import load_splits, workspace_root
 from engine.runfolder import write_json_atomic
 
 
@@ -89,14 +89,22 @@ def prepare(cfg: RunConfig) -> Prepared:
     labels = collect_labels(cfg, splits)
     label2id = {label: i for i, label in enumerate(labels)}
     tokenizer = load_tokenizer(cfg.model)
+    cache_dir = (workspace_root() / "cache" / "features") if cfg.fast_path else None
     features, lengths = {}, {}
     for name, records in splits.items():
         if cfg.task == "ner":
-            feats = encode_ner(tokenizer, records, label2id, max_length=cfg.max_length,
-                               stride=cfg.window_stride, alignment=cfg.label_alignment)
+            params = {"task": "ner", "max_length": cfg.max_length, "stride": cfg.window_stride,
+                      "alignment": cfg.label_alignment}
+            compute = lambda records=records: encode_ner(  # noqa: E731
+                tokenizer, records, label2id, max_length=cfg.max_length,
+                stride=cfg.window_stride, alignment=cfg.label_alignment)
         else:
-            feats = encode_text(tokenizer, records, label2id, max_length=cfg.max_length,
-                                multi_label=cfg.task == "multilabel")
+            params = {"task": cfg.task, "max_length": cfg.max_length}
+            compute = lambda records=records: encode_text(  # noqa: E731
+                tokenizer, records, label2id, max_length=cfg.max_length,
+                multi_label=cfg.task == "multilabel")
+        key = featcache.feature_key(tokenizer, records, label2id, params)
+        feats = featcache.cached(cache_dir, key, compute)
         features[name] = feats
         lengths[name] = np.array([len(f["input_ids"]) for f in feats], dtype=np.int64)
     counts = np.zeros(len(labels), dtype=np.int64)
