@@ -15,7 +15,6 @@ parameters; `class_weights("inverse_frequency.v1", counts)` turns label counts i
 from __future__ import annotations
 
 import functools
-import inspect
 import math
 from typing import Callable, Sequence
 
@@ -72,14 +71,7 @@ def _class_vector(owner: str, name: str, value: ClassVector | None, classes: int
 
 def _bind(registry: Registry, name: str, params: dict) -> Callable:
     """The function registered under `name`, with unknown keyword names rejected by name."""
-    func = registry.get(name)
-    allowed = [p.name for p in inspect.signature(func).parameters.values()
-               if p.kind is inspect.Parameter.KEYWORD_ONLY]
-    for key in params:
-        if key not in allowed:
-            raise ConfigError(f"{registry.family} {name!r} has no parameter {key!r}; "
-                              f"allowed: {', '.join(allowed) or 'none'}")
-    return func
+    return registry.bind(name, params)
 
 
 # --- shared reduction ------------------------------------------------------------------

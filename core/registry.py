@@ -5,6 +5,7 @@ read-only afterwards, so old configs keep resolving when a new version is added.
 """
 from __future__ import annotations
 
+import inspect
 import re
 from typing import Callable, TypeVar
 
@@ -41,6 +42,18 @@ class Registry:
         except KeyError:
             known = ", ".join(sorted(self._items)) or "none"
             raise ConfigError(f"unknown {self.family} {name!r}; known: {known}") from None
+
+    def bind(self, name: str, params: dict) -> Callable:
+        """The function under `name`, after checking that every key of `params` is one of its
+        keyword-only parameters (ConfigError naming the unknown one otherwise)."""
+        func = self.get(name)
+        allowed = [p.name for p in inspect.signature(func).parameters.values()
+                   if p.kind is inspect.Parameter.KEYWORD_ONLY]
+        for key in params:
+            if key not in allowed:
+                raise ConfigError(f"{self.family} {name!r} has no parameter {key!r}; "
+                                  f"allowed: {', '.join(allowed) or 'none'}")
+        return func
 
     def names(self) -> list[str]:
         return sorted(self._items)
