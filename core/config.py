@@ -16,7 +16,7 @@ import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from core.errors import ConfigError
 from core.registry import Registry
@@ -605,3 +605,13 @@ def _toml_value(value: Any) -> str:
         return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}"
                                for k, v in value.items()) + "}"
     raise ConfigError(f"cannot write {_show(value)} to TOML")
+
+
+def schedule_params(cfg: "RunConfig | Mapping[str, Any]") -> dict:
+    """Keyword arguments of the config's schedule for core.schedules (from lr_min_ratio,
+    lr_cycles and lr_power); `cfg` is a RunConfig or a mapping of its fields."""
+    get = cfg.get if isinstance(cfg, Mapping) else (lambda key: getattr(cfg, key))
+    return {"linear.v1": {"end_ratio": get("lr_min_ratio")},
+            "cosine.v1": {"cycles": get("lr_cycles"), "min_ratio": get("lr_min_ratio")},
+            "polynomial.v1": {"power": get("lr_power"), "end_ratio": get("lr_min_ratio")},
+            }.get(get("schedule"), {})

@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from core.config import RunConfig
+from core.config import RunConfig, schedule_params
 from core.errors import ConfigError
 from engine import batching, checkpoint, distributed, featcache
 from engine.data import load_splits, workspace_root
@@ -147,17 +147,10 @@ def build_scheduler(optimizer, cfg: RunConfig, total_steps: int):
     from core.schedules import lr_multiplier
 
     warmup = int(cfg.warmup_ratio * total_steps)
-    params = _schedule_params(cfg)
+    params = schedule_params(cfg)
     return torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_multiplier(min(step, total_steps), total_steps, warmup,
                                               cfg.schedule, **params))
-
-
-def _schedule_params(cfg: RunConfig) -> dict:
-    return {"linear.v1": {"end_ratio": cfg.lr_min_ratio},
-            "cosine.v1": {"cycles": cfg.lr_cycles, "min_ratio": cfg.lr_min_ratio},
-            "polynomial.v1": {"power": cfg.lr_power, "end_ratio": cfg.lr_min_ratio},
-            }.get(cfg.schedule, {})
 
 
 def build_loss(cfg: RunConfig, counts: np.ndarray, device: torch.device) -> Callable:

@@ -20,7 +20,7 @@ import streamlit as st
 
 from core.config import (ADAPTERS, ALIGNMENTS, FIELD_GROUPS, FIELD_HELP, FORMATS, METRICS,
                          PRECISIONS, TASKS, RunConfig, config_from_dict, config_to_dict,
-                         from_toml, to_toml, validate, validate_names)
+                         from_toml, schedule_params, to_toml, validate, validate_names)
 from core.demo import DEMOS, make_demo
 from core.errors import ConfigError, WorkbenchError
 from core.schedules import SCHEDULES, lr_curve
@@ -47,7 +47,7 @@ FLOAT_STYLE = {"learning_rate": ("%.1e", 1e-5), "adam_eps": ("%.1e", 1e-9),
                "adam_beta1": ("%.3f", 0.001), "adam_beta2": ("%.4f", 0.0001),
                "class_weight_beta": ("%.4f", 0.0001), "lr_cycles": ("%.2f", 0.5),
                "lr_power": ("%.2f", 0.5), "focal_gamma": ("%.2f", 0.5), "grad_clip": ("%.2f", 0.5)}
-# Schedule parameters and the schedules that read them (engine.loop._schedule_params).
+# Schedule parameters and the schedules that read them (core.config.schedule_params).
 SCHEDULE_PARAMS = {"lr_min_ratio": ("linear.v1", "cosine.v1", "polynomial.v1"),
                    "lr_cycles": ("cosine.v1",), "lr_power": ("polynomial.v1",)}
 ASSUMED_EXAMPLES = 1000
@@ -283,14 +283,6 @@ def estimate_steps(cfg: dict, sizes: dict[str, int] | None) -> tuple[int, int, s
     per_epoch = max(1, math.ceil(batches / max(1, cfg["grad_accum"])))
     total = cfg.get("max_steps") or per_epoch * max(1, cfg["epochs"])
     return total, n, how
-
-
-def schedule_params(cfg: dict) -> dict:
-    """lr_curve keyword arguments of the schedule, as engine.loop passes them."""
-    return {"linear.v1": {"end_ratio": cfg["lr_min_ratio"]},
-            "cosine.v1": {"cycles": cfg["lr_cycles"], "min_ratio": cfg["lr_min_ratio"]},
-            "polynomial.v1": {"power": cfg["lr_power"], "end_ratio": cfg["lr_min_ratio"]},
-            }.get(cfg["schedule"], {})
 
 
 def curve_frame(cfg: dict, total: int) -> pl.DataFrame:

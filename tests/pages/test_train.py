@@ -13,7 +13,8 @@ import engine.queue
 from core.config import RunConfig, config_to_dict, from_toml, to_toml
 from core.errors import ConfigError
 from core.schedules import lr_multiplier
-from engine.loop import _schedule_params, total_steps_for
+from core.config import schedule_params as _schedule_params
+from engine.loop import total_steps_for
 from engine.store import Store
 from pages import train as page
 
