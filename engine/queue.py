@@ -114,7 +114,7 @@ def reconcile(store: Store, *, skip: tuple[str, ...] = ()) -> list[str]:
     skip: runs not to judge (a scheduler's own children, which it reaps itself).
     """
     lost = []
-    for run in store.list_runs(states=("running",)):
+    for run in store.indexed_runs("running"):
         if run["id"] in skip:
             continue
         run_dir = Path(run["dir"])
@@ -146,7 +146,7 @@ class Scheduler:
     def tick(self) -> None:
         self._reap()
         reconcile(self.store, skip=tuple(self.children))
-        busy = sum(r["num_devices"] for r in self.store.list_runs(states=("running",)))
+        busy = sum(r["num_devices"] for r in self.store.indexed_runs("running"))
         for run in self.store.queued():
             need = min(run["num_devices"], self.slots)
             if busy + need > self.slots:

@@ -160,16 +160,32 @@ class Store:
         return self._merge(dict(row))
 
     def list_runs(self, *, states: tuple[str, ...] | None = None, limit: int | None = None) -> list[dict]:
-        """Runs, newest first, each merged with its status.json."""
+        """Runs, newest first, each merged with its status.json.
+
+        `states` filters on the merged state: status.json is the source of truth, and the
+        index may still say running for a run whose worker has just written its end.
+        """
         sql, args = "SELECT * FROM runs", []
         if states:
-            sql += f" WHERE state IN ({','.join('?' * len(states))})"
-            args += list(states)
+            wanted = sorted(set(states) | {"queued", "running"})
+            sql += f" WHERE state IN ({','.join('?' * len(wanted))})"
+            args += wanted
         sql += " ORDER BY created_at DESC, rowid DESC"
-        if limit:
+        if limit and not states:
             sql += f" LIMIT {int(limit)}"
         with self._db() as db:
             rows = [dict(r) for r in db.execute(sql, args)]
+        merged = [self._merge(r) for r in rows]
+        if states:
+            merged = [r for r in merged if r["state"] in states][: limit or None]
+        return merged
+
+    def indexed_runs(self, state: str) -> list[dict]:
+        """Runs whose index row says `state` (merged with status.json, not filtered by it):
+        for the scheduler, which must also see runs the index has not caught up with."""
+        with self._db() as db:
+            rows = [dict(r) for r in db.execute(
+                "SELECT * FROM runs WHERE state=? ORDER BY created_at DESC, rowid DESC", (state,))]
         return [self._merge(r) for r in rows]
 
     def queued(self) -> list[dict]:

@@ -52,12 +52,18 @@ def server(tmp_path_factory):
     yield f"http://127.0.0.1:{port}", home
     os.killpg(proc.pid, signal.SIGTERM)
     proc.wait(timeout=20)
-    pid_file = home / "queue.pid"  # the queue process the app started
-    if pid_file.exists():
+    _stop_processes_of(home)  # the queue process the app started, and any worker
+
+
+def _stop_processes_of(home: Path) -> None:
+    """SIGTERM every process whose environment names this test's workspace."""
+    marker = f"WORKBENCH_HOME={home}".encode()
+    for proc_dir in Path("/proc").glob("[0-9]*"):
         try:
-            os.killpg(int(pid_file.read_text()), signal.SIGTERM)
-        except (ProcessLookupError, ValueError, PermissionError):
-            pass
+            if marker in (proc_dir / "environ").read_bytes().split(b"\0"):
+                os.kill(int(proc_dir.name), signal.SIGTERM)
+        except (OSError, ValueError):
+            continue
 
 
 @pytest.fixture(scope="module")

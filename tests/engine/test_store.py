@@ -55,9 +55,10 @@ def test_status_json_wins_over_the_index_and_sync_copies_it(store):
     store.set_state(run_id, "running", pid=1)
     update_status(store.run_dir(run_id), state="completed")  # what the worker writes
     assert store.get_run(run_id)["state"] == "completed"
-    assert store.list_runs(states=("running",))[0]["id"] == run_id  # the index lags
+    assert store.indexed_runs("running")[0]["id"] == run_id  # the index lags
+    assert store.list_runs(states=("running",)) == []  # filters follow status.json
     assert store.sync_state(run_id) == "completed"
-    assert store.list_runs(states=("running",)) == []
+    assert store.indexed_runs("running") == []
 
 
 def test_unknown_ids_raise_not_found_and_create_nothing(store):
@@ -90,7 +91,7 @@ def test_claim_is_exclusive(store):
     run_id = store.create_run(config())
     assert store.claim(run_id, "queued", "running")
     assert not store.claim(run_id, "queued", "cancelled")  # lost the race: state untouched
-    assert store.list_runs(states=("running",))[0]["id"] == run_id
+    assert store.indexed_runs("running")[0]["id"] == run_id
 
 
 def test_claim_from_many_threads_has_one_winner(store):
@@ -217,3 +218,15 @@ def test_update_status_merges_under_concurrent_writers(tmp_path):
         t.join()
     status = read_status(tmp_path)
     assert (status["a"], status["b"], status["c"], status["state"]) == (29, 29, 29, "running")
+
+
+def test_state_filter_follows_status_json_when_the_index_lags(tmp_path):
+    from engine.runfolder import update_status
+    from engine.store import Store
+
+    store = Store(tmp_path)
+    run_id = store.create_run({"task": "ner", "name": "lagging"}, state="running")
+    update_status(store.run_dir(run_id), state="completed")  # the worker's word; index not synced
+    assert [r["id"] for r in store.list_runs(states=("completed",))] == [run_id]
+    assert store.list_runs(states=("running",)) == []
+    assert [r["id"] for r in store.list_runs(states=("completed",), limit=1)] == [run_id]
