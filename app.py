@@ -5,7 +5,7 @@ import streamlit as st
 
 from engine import queue
 from pages import compare, data, home, playground, report, runs, train
-from pages.common import get_store
+from pages.common import get_store, show_error
 
 st.set_page_config(page_title="Fine-tuning workbench", page_icon="🧪", layout="wide")
 
@@ -40,4 +40,7 @@ def _sidebar() -> None:
 
 nav = st.navigation(PAGES)
 _sidebar()
-nav.run()
+try:
+    nav.run()
+except Exception as exc:  # noqa: BLE001 - whatever a page hits is a message, never a traceback
+    show_error(exc)

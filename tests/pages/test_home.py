@@ -72,3 +72,16 @@ def test_demo_configs_are_valid_run_configs():
         cfg = demo_config(kind)
         assert set(cfg) == set(config_to_dict(RunConfig()))
     assert demo_config("ner")["task"] == "ner" and demo_config("classification")["task"] == "classification"
+
+
+def test_an_unexpected_page_error_is_a_message_not_a_traceback(store, monkeypatch):
+    """app.py guards every page: a bug deep in a page shows st.error with its message."""
+    import pages.home
+
+    def broken() -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(pages.home, "render", broken)
+    at = app_test()
+    no_exception(at)
+    assert any("disk on fire" in e.value for e in at.error)
