@@ -1648,7 +1648,9 @@ DEMOS: dict[str, dict] = {
 
 
 def make_demo(name: str, seed: int = 0, **kw) -> dict[str, list]:
-    """The splits of the demo dataset `name` (a key of DEMOS); kw go to its generator."""
-    if name not in DEMOS:
+    """The splits of the demo dataset `name` (a key of DEMOS, or its short form: "ner" for
+    "demo-ner", as run configs write "demo:ner"); kw go to its generator."""
+    key = name if name in DEMOS else f"demo-{name}"
+    if key not in DEMOS:
         raise ConfigError(f"unknown demo dataset {name!r}; known: {', '.join(sorted(DEMOS))}")
-    return DEMOS[name]["make"](seed=seed, **kw)
+    return DEMOS[key]["make"](seed=seed, **kw)

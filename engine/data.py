@@ -38,10 +38,9 @@ def read_file(path: str | Path, *, task: str, cfg: RunConfig | None = None) -> l
 def resolve_reference(ref: str, *, cfg: RunConfig) -> Splits:
     """Splits for 'demo:<name>', 'dataset:<id>' or a file path (a file gives {'train': ...})."""
     if ref.startswith("demo:"):
-        from core.demo import DEMOS, make_demo
+        from core.demo import make_demo
 
-        name = ref.split(":", 1)[1]
-        return make_demo(name if name in DEMOS else f"demo-{name}", seed=0)
+        return make_demo(ref.split(":", 1)[1], seed=0)
     if ref.startswith("dataset:"):
         from engine.store import Store
 

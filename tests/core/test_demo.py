@@ -312,3 +312,9 @@ def test_every_ner_template_slot_has_a_filler():
     assert slots <= known, slots - known
     # every entity slot kind and most fillers are used by some template
     assert {"PER", "CO", "ORG", "TEAM", "LOC", "NAT", "LANG", "EVENT", "PRODUCT"} <= slots
+
+
+def test_short_names_as_run_configs_write_them():
+    assert make_demo("ner", seed=3) == make_demo("demo-ner", seed=3)
+    with pytest.raises(ConfigError, match="unknown demo dataset 'nope'"):
+        make_demo("nope")
