@@ -155,8 +155,8 @@ class RunConfig:
                                 "default.")
     seed: int = _knob("hardware", 42, "Seed of every random choice (init, shuffling, dropout, "
                       "augmentation, dev split).")
-    fast_path: bool = _knob("hardware", True, "Use fused kernels and length-sorted batches "
-                            "where available.")
+    fast_path: bool = _knob("hardware", True, "Fused AdamW, length-bucketed batches and the "
+                            "tokenisation cache; off gives plain shuffled batches (a baseline).")
 
     # ---- augmentation: label-preserving edits of the training data --------------------------
     augment: list[dict] = _knob("augmentation", [], "Augmenters applied to training data, each "

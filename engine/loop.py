@@ -140,7 +140,7 @@ def build_optimizer(model: torch.nn.Module, cfg: RunConfig, device: torch.device
     groups = [{"params": decay, "weight_decay": cfg.weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=cfg.learning_rate, betas=(cfg.adam_beta1, cfg.adam_beta2),
-                             eps=cfg.adam_eps, fused=device.type in ("cuda", "cpu"))
+                             eps=cfg.adam_eps, fused=cfg.fast_path and device.type in ("cuda", "cpu"))
 
 
 def build_scheduler(optimizer, cfg: RunConfig, total_steps: int):
@@ -185,7 +185,8 @@ def train(cfg: RunConfig, run_dir: Path, *, should_stop: Callable[[], bool] = la
 
     run_dir = Path(run_dir)
     t_start = time.time()
-    torch.set_num_threads(cfg.threads or max(1, os.cpu_count() or 1))
+    world = int(os.environ.get("WORLD_SIZE", "1"))  # processes of a data-parallel run share the cores
+    torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // world))
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg)
     ctx = distributed.init(device.type)
@@ -237,7 +238,8 @@ def train(cfg: RunConfig, run_dir: Path, *, should_stop: Callable[[], bool] = la
     model.train()
     while state.step < total and not state.early_stopped:
         batches = batching.plan_batches(prep.lengths["train"], cfg.batch_size, seed=cfg.seed,
-                                        epoch=state.epoch)
+                                        epoch=state.epoch,
+                                        chunk_batches=50 if cfg.fast_path else 1)
         while state.batch_in_epoch < len(batches) and state.step < total:
             idx = batches[state.batch_in_epoch]
             local = distributed.shard(idx, ctx)

@@ -58,3 +58,13 @@ def test_resident_text_batches_keep_label_vectors():
     got = res.batch(np.array([1, 0]))
     want = collate_texts(feats, np.array([1, 0]), pad_id=0, multi_label=True)
     assert all(torch.equal(got[k], want[k]) for k in want)
+
+
+def test_chunks_of_one_batch_give_plain_shuffled_batches_with_more_padding():
+    rng = np.random.default_rng(1)
+    lengths = rng.integers(5, 120, size=1000)
+    plain = plan_batches(lengths, 32, seed=0, epoch=0, chunk_batches=1)
+    bucketed = plan_batches(lengths, 32, seed=0, epoch=0)
+    pad = lambda plan: sum(len(b) * lengths[b].max() for b in plan)
+    assert sorted(np.concatenate(plain).tolist()) == list(range(1000))
+    assert pad(bucketed) < 0.7 * pad(plain)
