@@ -109,7 +109,21 @@ def run(run_dir: Path, *, stop: Callable[[], bool] | None = None,
         print(tail, file=sys.stderr, flush=True)
         return state
     update_status(run_dir, state=state, finished_at=time.time(), pid=None)
+    _sync_index(run_dir)
     return state
+
+
+def _sync_index(run_dir: Path) -> None:
+    """Tell the store's index the final state at once (the scheduler would, a tick later)."""
+    root = run_dir.resolve().parent.parent
+    if run_dir.resolve().parent.name != "runs" or not (root / "workbench.db").exists():
+        return  # a run folder outside a store (train --run-dir)
+    try:
+        from engine.store import Store
+
+        Store(root).sync_state(run_dir.name)
+    except Exception as exc:  # noqa: BLE001 - the scheduler syncs it anyway
+        print(f"note: index not updated ({exc})", file=sys.stderr)
 
 
 def _status_from(run_dir: Path, info: dict) -> None:
