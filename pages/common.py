@@ -78,6 +78,14 @@ def show_error(exc: BaseException) -> None:
         st.error(f"Something went wrong: {type(exc).__name__}: {exc}")
 
 
+def run_guarded(body) -> None:
+    """Run a page body; any error it raises is shown as a message, never a traceback."""
+    try:
+        body()
+    except Exception as exc:  # noqa: BLE001 - the UI shows a message, never a traceback
+        show_error(exc)
+
+
 def highlight_spans(tokens: list[str], spans: list[tuple[str, int, int]], *,
                     title: dict[int, str] | None = None, style: str = "solid") -> str:
     """HTML for tokens with entity spans (type, start, end) highlighted in their type colour."""

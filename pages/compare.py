@@ -6,7 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from pages.common import hand_over_to_app, get_store, read_run_json, read_run_jsonl, show_error
+from pages.common import hand_over_to_app, get_store, read_run_json, read_run_jsonl, run_guarded
 from pages.runs import STATE_ICONS, curve_frames, fmt_duration, link_to
 
 MAX_RUNS = 8
@@ -18,10 +18,7 @@ def render() -> None:
     st.title("Compare")
     st.caption("Pick finished runs to see their scores, the settings in which they differ, "
                "their curves and their per-entity F1 side by side.")
-    try:
-        _body()
-    except Exception as exc:  # noqa: BLE001 - the UI shows a message, never a traceback
-        show_error(exc)
+    run_guarded(_body)
 
 
 def _body() -> None:

@@ -12,7 +12,7 @@ import streamlit as st
 from core.errors import WorkbenchError
 from engine import queue
 from engine.store import Store
-from pages.common import hand_over_to_app, get_store, show_error
+from pages.common import hand_over_to_app, get_store, run_guarded
 from pages.runs import STATE_ICONS, headline, link_to, page, remember_run
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -32,10 +32,7 @@ def render() -> None:
         "recognition** first, **text classification** second — and read what the model "
         "learned, entity by entity. Runs wait in a queue, survive a reload or a server restart, "
         "and resume from their last checkpoint.")
-    try:
-        _body()
-    except Exception as exc:  # noqa: BLE001 - the UI shows a message, never a traceback
-        show_error(exc)
+    run_guarded(_body)
 
 
 def _body() -> None:

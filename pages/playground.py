@@ -13,7 +13,7 @@ import streamlit as st
 from core.errors import WorkbenchError
 from core.records import TokenExample
 from core.spans import to_spans
-from pages.common import hand_over_to_app, get_store, highlight_spans, read_run_jsonl, show_error, type_colour
+from pages.common import hand_over_to_app, get_store, highlight_spans, read_run_jsonl, type_colour, run_guarded
 from pages.runs import choose_run, link_to
 
 # Words and single punctuation marks; keeps "O'Neil", "e-mail", "3.5" and "U.S" in one piece.
@@ -33,10 +33,7 @@ def tokenize(text: str) -> list[str]:
 def render() -> None:
     st.title("Playground")
     st.caption("Try a finished model on your own text. Nothing is stored.")
-    try:
-        _body()
-    except Exception as exc:  # noqa: BLE001 - the UI shows a message, never a traceback
-        show_error(exc)
+    run_guarded(_body)
 
 
 def _body() -> None:

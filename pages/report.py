@@ -13,7 +13,7 @@ import streamlit as st
 from core import metrics
 from core.spans import split_tag, to_spans
 from engine.runfolder import iter_jsonl
-from pages.common import hand_over_to_app, get_store, highlight_spans, read_run_json, read_run_jsonl, show_error, type_colours
+from pages.common import hand_over_to_app, get_store, highlight_spans, read_run_json, read_run_jsonl, show_error, type_colours, run_guarded
 from pages.runs import choose_run, fmt_duration, link_to
 
 PER_PAGE = 20
@@ -33,10 +33,7 @@ def render() -> None:
     st.title("Report")
     st.caption("Scores of a finished run on its dev or test split, entity by entity, and the "
                "sentences it got wrong.")
-    try:
-        _body()
-    except Exception as exc:  # noqa: BLE001 - the UI shows a message, never a traceback
-        show_error(exc)
+    run_guarded(_body)
 
 
 def _body() -> None:

@@ -20,7 +20,7 @@ import streamlit as st
 from engine import queue
 from engine.runfolder import STATES
 from engine.store import NotFound, Store
-from pages.common import hand_over_to_app, get_store, read_run_jsonl, show_error, type_colours
+from pages.common import hand_over_to_app, get_store, read_run_jsonl, show_error, type_colours, run_guarded
 
 STATE_ICONS = {"queued": "⏳", "running": "🟢", "completed": "✅", "failed": "❌",
                "cancelled": "⏹️", "interrupted": "⚠️"}
@@ -108,10 +108,7 @@ def render() -> None:
     st.title("Runs")
     st.caption("The queue and every past run. Pick a run to follow its curves and log; "
                "running runs refresh every 2 s.")
-    try:
-        _body()
-    except Exception as exc:  # noqa: BLE001 - the UI shows a message, never a traceback
-        show_error(exc)
+    run_guarded(_body)
 
 
 def _body() -> None:
