@@ -137,8 +137,9 @@ def run_trainer(args, model_path: str) -> dict:
             "f1": f1_of(gold, pred), "tokens": tokens}
 
 
-def run_engine(args, model_path: str, workdir: Path) -> dict:
-    """This engine's default path (the same code `python -m engine train` runs)."""
+def run_engine(args, model_path: str, workdir: Path, *, cuda_graphs: bool = True) -> dict:
+    """This engine's default path (the same code `python -m engine train` runs); the side
+    'engine-eager' turns CUDA graphs off to show what they add."""
     from core.config import RunConfig
     from core.formats import write_conll
     from engine.loop import train as train_loop
@@ -150,20 +151,23 @@ def run_engine(args, model_path: str, workdir: Path) -> dict:
                     model=model_path, learning_rate=args.lr, epochs=args.epochs,
                     batch_size=args.batch_size, warmup_ratio=0.1, weight_decay=0.01,
                     schedule="linear.v1", grad_clip=1.0, seed=args.seed, max_length=512,
-                    window_stride=64, eval_every=10**9, log_every=10**9, precision=args.precision)
+                    window_stride=64, eval_every=10**9, log_every=10**9, precision=args.precision,
+                    cuda_graphs=cuda_graphs)
     t_start = t_last = None
-    tokens = 0
+    tokens, runner = 0, {}
     for info in train_loop(cfg, workdir / "run"):
         if info["event"] == "start":
             t_start = time.perf_counter()
             tokens = info["train_tokens"] * args.epochs
         elif info["event"] == "log":
-            t_last = time.perf_counter()
+            t_last = time.perf_counter()  # the last log comes after the last step has run
+        elif info["event"] == "end":
+            runner = info.get("step_runner", {})
     report = json.loads((workdir / "run" / "report.json").read_text())
     train_s = t_last - t_start
     return {"train_s": train_s, "tokens_per_s": tokens / train_s, "peak_mem_gb": peak_mem_gb(),
             "f1": report["dev"]["entities"]["micro"]["f1"], "tokens": tokens,
-            "precision": args.precision}
+            "precision": args.precision, "step_runner": runner}
 
 
 def device_name() -> str:
@@ -187,7 +191,8 @@ def main() -> int:
     p.add_argument("--max-eval-sentences", type=int)
     p.add_argument("--model-shape", choices=["bert-base"])
     p.add_argument("--precision", default="auto", help="engine precision (auto: bf16 on GPU)")
-    p.add_argument("--sides", default="trainer,engine")
+    p.add_argument("--sides", default="trainer,engine",
+                   help="comma-separated: trainer, engine, engine-eager (engine without CUDA graphs)")
     p.add_argument("--out", default="bench/results/train_speed.json")
     p.add_argument("--side", help=argparse.SUPPRESS)
     p.add_argument("--side-out", help=argparse.SUPPRESS)
@@ -196,7 +201,10 @@ def main() -> int:
     if args.side:  # child process: one side, result as JSON to --side-out
         with tempfile.TemporaryDirectory() as tmp:
             path = model_dir(args, Path(tmp))
-            res = run_trainer(args, path) if args.side == "trainer" else run_engine(args, path, Path(tmp))
+            if args.side == "trainer":
+                res = run_trainer(args, path)
+            else:
+                res = run_engine(args, path, Path(tmp), cuda_graphs=args.side != "engine-eager")
         Path(args.side_out).write_text(json.dumps(res))
         return 0
 
@@ -206,10 +214,14 @@ def main() -> int:
             side_out = f.name
         cmd = [sys.executable, __file__, *sys.argv[1:], "--side", side, "--side-out", side_out]
         print(f"== {side}", flush=True)
-        subprocess.run(cmd, check=True, cwd=ROOT)
+        done = subprocess.run(cmd, cwd=ROOT)
+        if done.returncode != 0:  # keep the other sides' figures
+            results[side] = {"error": f"exit status {done.returncode}"}
+            print(f"{side:12s} FAILED (exit status {done.returncode})", flush=True)
+            continue
         results[side] = json.loads(Path(side_out).read_text())
         r = results[side]
-        print(f"{side:8s} train {r['train_s']:.1f} s  {r['tokens_per_s']:,.0f} tokens/s  "
+        print(f"{side:12s} train {r['train_s']:.1f} s  {r['tokens_per_s']:,.0f} tokens/s  "
               f"peak {r['peak_mem_gb']:.2f} GB  F1 {100 * r['f1']:.2f}", flush=True)
     import torch
     import transformers
@@ -217,9 +229,13 @@ def main() -> int:
     out = {**results, "device": device_name(), "torch": torch.__version__,
            "transformers": transformers.__version__,
            "args": {k: v for k, v in vars(args).items() if not k.startswith("side")}}
-    if "trainer" in results and "engine" in results:
+    ok = {side for side, r in results.items() if "error" not in r}
+    if {"trainer", "engine"} <= ok:
         out["speedup"] = results["engine"]["tokens_per_s"] / results["trainer"]["tokens_per_s"]
         print(f"speedup (engine / trainer tokens/s): {out['speedup']:.2f}x")
+    if {"trainer", "engine-eager"} <= ok:
+        out["speedup_eager"] = results["engine-eager"]["tokens_per_s"] / results["trainer"]["tokens_per_s"]
+        print(f"speedup without CUDA graphs (engine-eager / trainer): {out['speedup_eager']:.2f}x")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=1))
     print(f"wrote {args.out}")

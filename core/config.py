@@ -157,6 +157,9 @@ class RunConfig:
                       "augmentation, dev split).")
     fast_path: bool = _knob("hardware", True, "Fused AdamW, length-bucketed batches and the "
                             "tokenisation cache; off gives plain shuffled batches (a baseline).")
+    cuda_graphs: bool = _knob("hardware", True, "On a GPU (fast path, one device): replay each "
+                              "batch shape's training step as a CUDA graph, far fewer kernel "
+                              "launches; off: eager steps.")
 
     # ---- augmentation: label-preserving edits of the training data --------------------------
     augment: list[dict] = _knob("augmentation", [], "Augmenters applied to training data, each "

@@ -17,9 +17,10 @@ import inspect
 import io
 import json
 import re
-from typing import Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
-import polars as pl
+if TYPE_CHECKING:  # polars is imported where tables are read or written, not for CoNLL/JSONL
+    import polars as pl
 
 from core.errors import ConfigError, DataError
 from core.records import TextExample, TokenExample
@@ -513,6 +514,8 @@ def read_table(data: bytes, *, source: str = "<table>", fmt: str = "csv",
     Multi-label rows hold a list column (Parquet) or labels joined by label_delimiter.
     Labels are stripped of surrounding whitespace. Error lines count the header as line 1.
     """
+    import polars as pl
+
     if fmt not in TABLE_FORMATS:
         raise ConfigError(f"table format must be one of {', '.join(TABLE_FORMATS)}, not {fmt!r}")
     if multi_label and not label_delimiter:
@@ -546,6 +549,8 @@ def read_table(data: bytes, *, source: str = "<table>", fmt: str = "csv",
 
 def _load_frame(data: bytes, source: str, fmt: str) -> pl.DataFrame:
     """The polars frame of a table file (all CSV/TSV columns as strings)."""
+    import polars as pl
+
     if fmt == "parquet":
         if not data:
             raise DataError("the file is empty", source=source, expected="a Parquet file",
@@ -575,6 +580,8 @@ def _load_frame(data: bytes, source: str, fmt: str) -> pl.DataFrame:
 
 def _string_column(frame: pl.DataFrame, name: str, source: str) -> pl.Series:
     """Column `name` as strings; DataError for a column of lists or structs."""
+    import polars as pl
+
     column = frame.get_column(name)
     if column.dtype.is_nested():
         raise DataError(f"column {name!r} holds nested values", source=source,
@@ -612,6 +619,8 @@ def write_table(examples: Iterable[TextExample], fmt: str, *, text_column: str =
     When any example has other than one label, CSV/TSV join labels with label_delimiter
     and Parquet stores a list column; read them back with multi_label=True.
     """
+    import polars as pl
+
     if fmt not in TABLE_FORMATS:
         raise ConfigError(f"table format must be one of {', '.join(TABLE_FORMATS)}, not {fmt!r}")
     examples = list(examples)

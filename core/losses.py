@@ -64,6 +64,8 @@ def _class_vector(owner: str, name: str, value: ClassVector | None, classes: int
     if vector.shape != (classes,):
         raise ConfigError(f"{owner}: {name} must have one entry per class ({classes}), "
                           f"got shape {tuple(vector.shape)}")
+    if vector.is_cuda and torch.cuda.is_current_stream_capturing():
+        return vector  # checked on the eager warm-up call; a check here would sync the host
     if not bool(torch.isfinite(vector).all()) or bool((vector < 0).any()):
         raise ConfigError(f"{owner}: {name} must be finite and >= 0")
     return vector

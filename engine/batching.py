@@ -88,12 +88,21 @@ class ResidentSplit:
         self.labels = host["labels"].to(device)  # (N, W) tokens, (N,) or (N, C) texts
         self.token_labels = label_shape == "tokens"
         self.device = device
+        self.lengths_dev = torch.from_numpy(self.lengths).to(device)  # (N,)
 
-    def batch(self, idx: np.ndarray) -> dict[str, torch.Tensor]:
-        """input_ids / attention_mask / labels for rows `idx`, padded to the bucket length."""
-        t = bucket_length(int(self.lengths[idx].max()), self.multiple, self.cap)
-        rows = torch.from_numpy(idx).to(self.device, non_blocking=True)
-        lengths = torch.from_numpy(self.lengths[idx]).to(self.device, non_blocking=True)
+    def bucket(self, idx: np.ndarray) -> int:
+        """The padded length of the batch of rows `idx`."""
+        return bucket_length(int(self.lengths[idx].max()), self.multiple, self.cap)
+
+    def index_tensors(self, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Row indices and their lengths as int64 tensors on the device."""
+        rows = torch.from_numpy(np.ascontiguousarray(idx, dtype=np.int64))
+        lengths = torch.from_numpy(np.ascontiguousarray(self.lengths[idx]))
+        return (rows.to(self.device, non_blocking=True), lengths.to(self.device, non_blocking=True))
+
+    def gather(self, rows: torch.Tensor, lengths: torch.Tensor, t: int) -> dict[str, torch.Tensor]:
+        """input_ids / attention_mask / labels of `rows` padded to length t: device ops only,
+        with shapes fixed by (len(rows), t), so a CUDA graph can capture them."""
         width = self.input_ids.shape[1]
         ids = self.input_ids.index_select(0, rows)[:, :t].long()  # (B, T)
         if t > width:  # bucket rounding past the longest feature
@@ -105,3 +114,8 @@ class ResidentSplit:
             if t > width:
                 labels = torch.nn.functional.pad(labels, (0, t - width), value=-100)
         return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+    def batch(self, idx: np.ndarray) -> dict[str, torch.Tensor]:
+        """input_ids / attention_mask / labels for rows `idx`, padded to the bucket length."""
+        rows, lengths = self.index_tensors(idx)
+        return self.gather(rows, lengths, self.bucket(idx))

@@ -37,7 +37,10 @@ def save(run_dir: Path, model, optimizer, scheduler, state: TrainState, keep: in
     rng = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         rng["cuda"] = torch.cuda.get_rng_state_all()
-    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+    from engine.graphs import plain_optimizer_state, plain_scheduler_state
+
+    torch.save({"optimizer": plain_optimizer_state(optimizer.state_dict()),
+                "scheduler": plain_scheduler_state(scheduler.state_dict()),
                 "rng": rng, "state": asdict(state)}, tmp / "trainer_state.pt")
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
@@ -69,7 +72,9 @@ def latest(run_dir: Path) -> Path | None:
 def load(path: Path, model, optimizer, scheduler) -> TrainState:
     """Restore model, optimizer, scheduler and RNG state; returns the TrainState."""
     load_model(model, str(Path(path) / "model.safetensors"))
-    blob = torch.load(Path(path) / "trainer_state.pt", weights_only=True)
+    # On the CPU first: the optimizer moves its state to each parameter's device, so a run
+    # checkpointed on a GPU resumes on a CPU-only machine too.
+    blob = torch.load(Path(path) / "trainer_state.pt", weights_only=True, map_location="cpu")
     optimizer.load_state_dict(blob["optimizer"])
     scheduler.load_state_dict(blob["scheduler"])
     torch.set_rng_state(blob["rng"]["torch"])

@@ -231,8 +231,14 @@ def train(cfg: RunConfig, run_dir: Path, *, should_stop: Callable[[], bool] = la
     labelled = np.array([sum(1 for t in f["labels"] if t != -100) if cfg.task == "ner" else 1
                          for f in prep.features["train"]], dtype=np.int64)
     eval_every = cfg.eval_every
-    loss_sum = torch.zeros((), device=device)  # accumulated on device; read every log_every
-    grad_norm = torch.zeros((), device=device)
+    from engine.graphs import StepRunner, graphs_possible
+
+    use_graphs, why = graphs_possible(device, requested=cfg.cuda_graphs, fast_path=cfg.fast_path,
+                                      distributed=ctx.enabled)
+    runner = StepRunner(model=model, train_model=train_model, optimizer=optimizer, loss_fn=loss_fn,
+                        resident=resident, device=device, amp=amp, grad_clip=cfg.grad_clip,
+                        grad_accum=cfg.grad_accum, graphs=use_graphs, reason=why)
+    loss_sum = runner.loss_sum  # accumulated on device; read every log_every
     tokens_since, t_log, micro, accum = 0, time.time(), 0, 0
     stopped = False
     model.train()
@@ -240,17 +246,11 @@ def train(cfg: RunConfig, run_dir: Path, *, should_stop: Callable[[], bool] = la
         batches = batching.plan_batches(prep.lengths["train"], cfg.batch_size, seed=cfg.seed,
                                         epoch=state.epoch,
                                         chunk_batches=50 if cfg.fast_path else 1)
+        runner.plan(batches, start=state.batch_in_epoch)
         while state.batch_in_epoch < len(batches) and state.step < total:
             idx = batches[state.batch_in_epoch]
             local = distributed.shard(idx, ctx)
-            batch = resident.batch(local)
-            labels = batch.pop("labels")
-            with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-                logits = train_model(**batch).logits
-            scale = distributed.loss_scale(labelled, local, idx, ctx)
-            loss = loss_fn(logits.float(), labels) * (scale / cfg.grad_accum)
-            loss.backward()
-            loss_sum += loss.detach()
+            runner.micro_step(local, distributed.loss_scale(labelled, local, idx, ctx))
             tokens_since += int(prep.lengths["train"][idx].sum())
             state.batch_in_epoch += 1
             micro += 1
@@ -258,11 +258,8 @@ def train(cfg: RunConfig, run_dir: Path, *, should_stop: Callable[[], bool] = la
             if accum < cfg.grad_accum and state.batch_in_epoch < len(batches):
                 continue
             accum = 0
-            if cfg.grad_clip:
-                grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
+            runner.optimizer_step()
             scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
             state.step += 1
             epoch_done = state.batch_in_epoch >= len(batches)
             if state.step % cfg.log_every == 0 or state.step == total or epoch_done:
@@ -270,7 +267,7 @@ def train(cfg: RunConfig, run_dir: Path, *, should_stop: Callable[[], bool] = la
                 n_micro = max(1, micro)
                 yield {"event": "log", "step": state.step, "epoch": state.epoch + state.batch_in_epoch / len(batches),
                        "loss": float(distributed.mean(loss_sum, ctx)) * cfg.grad_accum / n_micro,
-                       "lr": scheduler.get_last_lr()[0], "grad_norm": float(grad_norm),
+                       "lr": float(scheduler.get_last_lr()[0]), "grad_norm": float(runner.grad_norm),
                        "tokens_per_s": tokens_since / max(now - t_log, 1e-9)}
                 loss_sum.zero_()
                 tokens_since, t_log, micro = 0, now, 0
@@ -295,6 +292,7 @@ def train(cfg: RunConfig, run_dir: Path, *, should_stop: Callable[[], bool] = la
         if state.batch_in_epoch >= len(batches):
             state.epoch += 1
             state.batch_in_epoch = 0
+    runner.release()
     if stopped or not ctx.is_main:
         distributed.finish(ctx)
         return
@@ -304,13 +302,14 @@ def train(cfg: RunConfig, run_dir: Path, *, should_stop: Callable[[], bool] = la
     checkpoint.load_best(run_dir, model)
     report = _final_report(model, prep, cfg, device, amp, run_dir, state)
     report["train_time_s"] = time.time() - t_start
+    report["step_runner"] = runner.stats()
     write_json_atomic(run_dir / "report.json", report)
     from engine.models import save_model
 
     save_model(model, prep.tokenizer, run_dir / "model", prep.labels)
     distributed.finish(ctx)
     yield {"event": "end", "step": state.step, "best_step": state.best_step,
-           "best_score": state.best_score, "metric": cfg.metric,
+           "best_score": state.best_score, "metric": cfg.metric, "step_runner": runner.stats(),
            "summary": {split: _headline(report[split], cfg) for split in ("dev", "test") if split in report}}
 
 
