@@ -152,7 +152,7 @@ def run_engine(args, model_path: str, workdir: Path, *, cuda_graphs: bool = True
                     batch_size=args.batch_size, warmup_ratio=0.1, weight_decay=0.01,
                     schedule="linear.v1", grad_clip=1.0, seed=args.seed, max_length=512,
                     window_stride=64, eval_every=10**9, log_every=10**9, precision=args.precision,
-                    cuda_graphs=cuda_graphs)
+                    cuda_graphs=cuda_graphs, bucket_batches=args.bucket_batches)
     t_start = t_last = None
     tokens, runner = 0, {}
     for info in train_loop(cfg, workdir / "run"):
@@ -190,6 +190,8 @@ def main() -> int:
     p.add_argument("--max-train-sentences", type=int)
     p.add_argument("--max-eval-sentences", type=int)
     p.add_argument("--model-shape", choices=["bert-base"])
+    p.add_argument("--bucket-batches", type=int, default=50,
+                   help="engine: sort lengths within windows of this many batches (1: random)")
     p.add_argument("--precision", default="auto", help="engine precision (auto: bf16 on GPU)")
     p.add_argument("--sides", default="trainer,engine",
                    help="comma-separated: trainer, engine, engine-eager (engine without CUDA graphs)")

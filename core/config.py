@@ -157,6 +157,9 @@ class RunConfig:
                       "augmentation, dev split).")
     fast_path: bool = _knob("hardware", True, "Fused AdamW, length-bucketed batches and the "
                             "tokenisation cache; off gives plain shuffled batches (a baseline).")
+    bucket_batches: int = _knob("hardware", 50, "Length bucketing (fast path): batches are "
+                                "sorted by length within windows of this many batches, so "
+                                "each holds similar lengths (less padding); 1: random batches.")
     cuda_graphs: bool = _knob("hardware", True, "On a GPU (fast path, one device): replay each "
                               "batch shape's training step as a CUDA graph, far fewer kernel "
                               "launches; off: eager steps.")
@@ -352,6 +355,7 @@ def _validate_optimizer(cfg: RunConfig) -> None:
     _at_least("max_steps", cfg.max_steps, 1)
     _at_least("batch_size", cfg.batch_size, 1)
     _at_least("grad_accum", cfg.grad_accum, 1)
+    _at_least("bucket_batches", cfg.bucket_batches, 1)
     if cfg.grad_clip is not None:
         _positive("grad_clip", cfg.grad_clip)
 

@@ -245,7 +245,7 @@ def train(cfg: RunConfig, run_dir: Path, *, should_stop: Callable[[], bool] = la
     while state.step < total and not state.early_stopped:
         batches = batching.plan_batches(prep.lengths["train"], cfg.batch_size, seed=cfg.seed,
                                         epoch=state.epoch,
-                                        chunk_batches=50 if cfg.fast_path else 1)
+                                        chunk_batches=cfg.bucket_batches if cfg.fast_path else 1)
         runner.plan(batches, start=state.batch_in_epoch)
         while state.batch_in_epoch < len(batches) and state.step < total:
             idx = batches[state.batch_in_epoch]
