@@ -139,7 +139,7 @@ def test_planned_rows_from_a_resume_position_and_unplanned_batches_match_eager()
     torch.testing.assert_close(finals[2], finals[0], rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\(\)`")
+@pytest.mark.filterwarnings(r"ignore:Detected call of `lr_scheduler.step\(\)`")
 def test_scheduler_fills_tensor_learning_rates_with_the_float_schedule():
     cfg = RunConfig(task="ner", train="x", learning_rate=2e-3, warmup_ratio=0.3)
     a, b = _model(), _model()
