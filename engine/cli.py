@@ -247,6 +247,10 @@ def print_event(info: dict) -> None:
     elif ev == "end":
         print(f"end: step {info['step']}, best dev {info.get('metric')} {info.get('best_score')} "
               f"at step {info.get('best_step')}", flush=True)
+        from engine.graphs import describe
+
+        if line := describe(info.get("step_runner")):
+            print(f"  {line}", flush=True)
 
 
 def cmd_train(args) -> int:

@@ -297,3 +297,18 @@ def plain_scheduler_state(state: dict) -> dict:
     if "_last_lr" in state:
         state = {**state, "_last_lr": [float(x) for x in state["_last_lr"]]}
     return state
+
+
+def describe(stats: dict | None) -> str | None:
+    """One line on how a run's steps ran (for the CLI, worker.log and the Runs page); None
+    when there is nothing to say (CPU runs)."""
+    if not stats or str(stats.get("cuda_graphs", "")).startswith("no CUDA"):
+        return None
+    micro = stats.get("eager_micro", 0) + stats.get("replayed_micro", 0)
+    if stats.get("replayed_micro"):
+        line = (f"CUDA graphs: {stats.get('graph_shapes', 0)} batch shapes captured, "
+                f"{stats['replayed_micro']:,} of {micro:,} steps replayed")
+        if stats["cuda_graphs"] != "on":  # captured some, then a capture failed
+            line += f"; then {stats['cuda_graphs']}"
+        return line
+    return f"CUDA graphs not used: {stats.get('cuda_graphs', 'off')}"

@@ -136,7 +136,8 @@ def _status_from(run_dir: Path, info: dict) -> None:
     elif event == "eval":
         update_status(run_dir, step=info["step"], last_eval={"metric": info["metric"], "value": info["value"]})
     elif event == "end":
-        update_status(run_dir, step=info["step"], summary=info["summary"])
+        update_status(run_dir, step=info["step"], summary=info["summary"],
+                      step_runner=info.get("step_runner"))
 
 
 def run_helper_rank(run_dir: Path, *, stop: Callable[[], bool]) -> int:

@@ -404,6 +404,10 @@ def _show_tiles(run: dict, config: dict, records: list[dict]) -> None:
                      f"{fmt_duration((finished or time.time()) - started)}")
     if status.get("device"):
         parts.append(f"on {status['device']}")
+    from engine.graphs import describe
+
+    if how := describe(status.get("step_runner")):
+        parts.append(how)
     st.caption(" · ".join(parts))
 
 

@@ -279,3 +279,19 @@ def test_a_gpu_training_run_replays_graphs_and_learns(tmp_path):
     assert results[False][0]["step_runner"]["replayed_micro"] == 0
     # On CPU this recipe reaches dev F1 0.52-0.54 (seeds 3, 4); bf16 and dropout masks differ.
     assert f1_graphs > 0.3 and abs(f1_graphs - f1_eager) < 0.15
+
+
+@pytest.mark.parametrize("stats,expect", [
+    (None, None),
+    ({"cuda_graphs": "no CUDA device (cpu)", "eager_micro": 9}, None),
+    ({"cuda_graphs": "on", "graph_shapes": 5, "eager_micro": 5, "replayed_micro": 1312},
+     "CUDA graphs: 5 batch shapes captured, 1,312 of 1,317 steps replayed"),
+    ({"cuda_graphs": "capture failed, eager steps from here: RuntimeError: x", "graph_shapes": 2,
+      "eager_micro": 40, "replayed_micro": 10}, "; then capture failed"),
+    ({"cuda_graphs": "cuda_graphs is off", "eager_micro": 30, "replayed_micro": 0},
+     "CUDA graphs not used: cuda_graphs is off")])
+def test_describe_says_how_the_steps_ran(stats, expect):
+    from engine.graphs import describe
+
+    line = describe(stats)
+    assert (line is None) if expect is None else (expect in line)

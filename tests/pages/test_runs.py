@@ -178,3 +178,14 @@ def test_log_tail_and_zip(tmp_path):
 
     names = zipfile.ZipFile(io.BytesIO(runs_page.zip_folder(Path(folder)))).namelist()
     assert names == ["model/config.json"]
+
+
+def test_a_gpu_run_says_whether_its_steps_ran_as_cuda_graphs(store):
+    run = make_run(store, name="gpu")
+    store.set_state(run, "completed", device="cuda:0", step_runner={
+        "cuda_graphs": "on", "graph_shapes": 5, "eager_micro": 5, "replayed_micro": 1312})
+    at = page_test("runs", run=run)
+    no_exception(at)
+    captions = " ".join(c.value for c in at.caption)
+    assert "on cuda:0" in captions
+    assert "CUDA graphs: 5 batch shapes captured, 1,312 of 1,317 steps replayed" in captions
