@@ -4,8 +4,9 @@ A small encoder's step is bound by kernel launches and Python, not by the GPU: M
 forward, backward and AdamW update are ~1,000 small kernels. With `cuda_graphs` on (GPU,
 fast path, one device), the first batch of each (batch size, padded length) shape runs
 eagerly, the second is captured into a CUDA graph (forward + backward, gradients
-accumulated into the same .grad tensors), and every later batch of that shape is a copy of
-its row indices and lengths plus one graph replay. The optimizer update (clip + fused
+accumulated into the same .grad tensors), and every later batch of that shape is a
+device-to-device copy of its row indices (the epoch's order is on the GPU, see `plan`)
+plus one graph replay. The optimizer update (clip + fused
 AdamW + zeroing the gradients in place) is one more graph, captured after the first
 update has created the optimizer state. The learning rate lives in a device tensor per
 parameter group that the scheduler fills, so the replayed update follows the schedule.
@@ -16,6 +17,10 @@ into static index buffers; gradients zeroed in place, never set to None), no hos
 synchronisation inside the step, and the same side stream for eager warm-up, capture and
 replay. A capture that fails (an op that synchronises, say) turns graphs off for the rest
 of the run with the reason in `stats()`, and training continues eagerly.
+
+Measured on one H200 (bench/results/train_speed_h200_minilm.json): MiniLM on CoNLL-2003,
+batch 32, bf16: 23 ms per step eager, 4.1 ms with graphs (5 shapes captured), 10.2x the
+HF Trainer's tokens/s.
 
 On CPU, with several devices, or with `cuda_graphs` off, the runner is the plain eager
 step — the same code path, so CPU tests cover the step function that GPUs capture.
