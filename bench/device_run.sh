@@ -20,19 +20,7 @@
 set -uo pipefail
 out=${OUT:-bench/results}
 export PYTHONUNBUFFERED=1
-if ls .whl/*.whl >/dev/null 2>&1; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
-fi
-mkdir -p /tmp/conll /tmp/minilm
-for f in .carry/data/*.gz; do gunzip -c "$f" > "/tmp/conll/$(basename "$f" .gz)"; done
-cp .carry/minilm/*.json .carry/minilm/vocab.txt /tmp/minilm/
-python3 - <<'EOF'
-from safetensors.torch import load_file, save_file
-sd = load_file(".carry/minilm/model16.safetensors")
-save_file({k: v.float() if v.is_floating_point() else v for k, v in sd.items()},
-          "/tmp/minilm/model.safetensors")
-EOF
+source bench/device_unpack.sh
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv \
   | tee "$out/gpu.txt"
 python3 -c "import torch, transformers, sys; print(sys.version.split()[0], torch.__version__, transformers.__version__)" \

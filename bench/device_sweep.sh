@@ -6,15 +6,7 @@
 set -uo pipefail
 out=${OUT:-bench/results}
 export PYTHONUNBUFFERED=1
-mkdir -p /tmp/conll /tmp/minilm
-for f in .carry/data/*.gz; do gunzip -c "$f" > "/tmp/conll/$(basename "$f" .gz)"; done
-cp .carry/minilm/*.json .carry/minilm/vocab.txt /tmp/minilm/
-python3 - <<'PY'
-from safetensors.torch import load_file, save_file
-sd = load_file(".carry/minilm/model16.safetensors")
-save_file({k: v.float() if v.is_floating_point() else v for k, v in sd.items()},
-          "/tmp/minilm/model.safetensors")
-PY
+source bench/device_unpack.sh
 common=(--train /tmp/conll/eng.train --eval /tmp/conll/eng.testa --model /tmp/minilm --batch-size 32)
 one() {  # label, then bench arguments
   local label=$1; shift
