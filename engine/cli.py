@@ -129,7 +129,6 @@ def cmd_evaluate(args) -> int:
 
 # ---- validate ---------------------------------------------------------------------------
 def cmd_validate(args) -> int:
-    from core.errors import DataError
 
     try:
         return _validate(args)

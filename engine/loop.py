@@ -74,7 +74,8 @@ def collect_labels(cfg: RunConfig, splits: dict) -> list[str]:
 
 def prepare(cfg: RunConfig) -> Prepared:
     """Load and convert data, augment train, tokenise every split once."""
-    from engine.models import encode_ner, encode_text, load_tokenizer
+    from engine.encoding import encode_ner, encode_text
+    from engine.models import load_tokenizer
 
     splits = load_splits(cfg)
     notes = []
@@ -354,7 +355,7 @@ def predict_split(model, prep: Prepared, split: str, device, amp) -> dict:
     logits = predict_logits(model, prep.features[split], _collator(cfg, prep.tokenizer.pad_token_id or 0, None),
                             device, amp)
     if cfg.task == "ner":
-        from engine.models import merge_windows
+        from engine.encoding import merge_windows
 
         words = merge_windows(prep.features[split], logits, [len(ex.tokens) for ex in records])
         probs = [_softmax(w) for w in words]

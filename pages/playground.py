@@ -120,7 +120,7 @@ def predict_words(tokenizer, model, words: list[str], max_length: int = 128) -> 
     """Tag and confidence per word: the first sub-token's prediction, long inputs in windows."""
     import torch
 
-    from engine.models import encode_ner, merge_windows
+    from engine.encoding import encode_ner, merge_windows
 
     windows = encode_ner(tokenizer, [TokenExample(tuple(words), ("O",) * len(words))], None,
                          max_length=max_length, stride=min(32, max_length // 4))

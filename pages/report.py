@@ -13,7 +13,7 @@ import streamlit as st
 from core import metrics
 from core.spans import split_tag, to_spans
 from engine.runfolder import iter_jsonl
-from pages.common import hand_over_to_app, get_store, highlight_spans, read_run_json, read_run_jsonl, show_error, type_colours, run_guarded
+from pages.common import hand_over_to_app, get_store, highlight_spans, read_run_json, read_run_jsonl, type_colours, run_guarded
 from pages.runs import choose_run, fmt_duration, link_to
 
 PER_PAGE = 20

@@ -3,7 +3,6 @@ calls as CUDA graphs do) must give exactly the eager step's result; real CUDA gr
 checked against eager steps when a GPU is present."""
 from __future__ import annotations
 
-import copy
 import json
 
 import numpy as np

@@ -1,18 +1,15 @@
-import math
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
 
-from core.errors import ConfigError, DataError, WorkbenchError
-from core.records import TextExample, TokenExample
-from engine import models as M
-from engine.models import (IGNORE_INDEX, ModelLoadError, align_labels, build_model,
-                           count_parameters, encode_ner, encode_text, load_tokenizer,
-                           merge_windows, resolve_model, save_model)
+from core.errors import ConfigError, WorkbenchError
+from core.records import TokenExample
+from engine.encoding import encode_ner, merge_windows
+from engine.models import (ModelLoadError, build_model, count_parameters, load_tokenizer,
+                           resolve_model, save_model)
 from tests.engine.tiny import make_tiny_model_dir, make_tiny_tokenizer
 
 WORDS = ["the", "cat", "sat", "on", "mat", "john", "smith", "paris", "london", "acme"]
@@ -41,176 +38,6 @@ def encoder_dir(tiny_dir):
     return make_tiny_model_dir(tiny_dir, WORDS, None)
 
 
-# ---- alignment -----------------------------------------------------------------------------
-
-def test_align_labels_first_and_all():
-    word_ids = [None, 0, 0, 1, 2, 2, 2, None]
-    labels = [L2I["B-PER"], L2I["I-PER"], L2I["B-LOC"]]
-    assert align_labels(word_ids, labels, "first") == [-100, 1, -100, 2, 3, -100, -100, -100]
-    assert align_labels(word_ids, labels, "all") == [-100, 1, 1, 2, 3, 3, 3, -100]
-    inside = M.inside_map(L2I)
-    assert inside == {L2I["B-PER"]: L2I["I-PER"], L2I["B-LOC"]: L2I["I-LOC"]}
-    assert align_labels(word_ids, labels, "all", inside) == [-100, 1, 2, 2, 3, 4, 4, -100]
-    with pytest.raises(ConfigError, match="label_alignment"):
-        align_labels(word_ids, labels, "last")
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.lists(st.integers(1, 4), max_size=20), st.data())
-def test_align_labels_marks_each_word_once_in_first_mode(piece_counts, data):
-    word_ids = [None] + [w for w, n in enumerate(piece_counts) for _ in range(n)] + [None]
-    labels = data.draw(st.lists(st.integers(0, 4), min_size=len(piece_counts),
-                                max_size=len(piece_counts)))
-    first = align_labels(word_ids, labels, "first")
-    every = align_labels(word_ids, labels, "all")
-    assert [x for x in first if x != IGNORE_INDEX] == labels
-    assert [x for x, w in zip(every, word_ids) if w is not None] == [
-        labels[w] for w in word_ids if w is not None]
-    assert first[0] == every[0] == first[-1] == every[-1] == IGNORE_INDEX
-
-
-# ---- windows -------------------------------------------------------------------------------
-
-_word = st.one_of(st.sampled_from(WORDS + ["John", "PARIS"]),
-                  st.text("abcxyz", min_size=1, max_size=12),  # out of vocabulary: characters
-                  st.just("a.b"), st.just("x" * 40))           # longer than a whole window
-_sentence = st.integers(0, 300).flatmap(  # draw the length first: long sentences are the point
-    lambda n: st.lists(st.tuples(_word, st.sampled_from(TAGS)), min_size=n, max_size=n))
-
-
-def _pieces(tokenizer, word):
-    return tokenizer(word, add_special_tokens=False)["input_ids"]
-
-
-def _context(window, w, n_words):
-    """Sub-tokens between word w and the nearest window edge that cuts the sentence."""
-    content = [i for i, x in enumerate(window["word_ids"]) if x is not None]
-    at = [i for i, x in enumerate(window["word_ids"]) if x == w]
-    left = at[0] - content[0] if window["word_ids"][content[0]] > 0 else math.inf
-    right = content[-1] - at[-1] if window["word_ids"][content[-1]] < n_words - 1 else math.inf
-    return min(left, right)
-
-
-@settings(max_examples=40, deadline=None)
-@given(st.lists(_sentence, min_size=1, max_size=3), st.integers(0, 20),
-       st.sampled_from(["first", "all"]))
-def test_windows_cover_every_word_within_max_length(tokenizer, sentences, stride, alignment):
-    max_length, budget = 32, 30
-    examples = [TokenExample(tuple(w for w, _ in s), tuple(t for _, t in s)) for s in sentences]
-    windows = encode_ner(tokenizer, examples, L2I, max_length=max_length, stride=stride,
-                         alignment=alignment)
-    for ex_index, example in enumerate(examples):
-        mine = [w for w in windows if w["example"] == ex_index]
-        n = len(example.tokens)
-        if n == 0:
-            assert mine == []
-            continue
-        pieces = [_pieces(tokenizer, word)[:budget] for word in example.tokens]
-        total = sum(len(p) for p in pieces)
-        assert (len(mine) == 1) == (total <= budget)
-        labelled = {}
-        ranges = []
-        for k, window in enumerate(mine):
-            ids, wids, labels = window["input_ids"], window["word_ids"], window["labels"]
-            assert len(ids) == len(wids) == len(labels) <= max_length
-            assert ids[0] == tokenizer.cls_token_id and ids[-1] == tokenizer.sep_token_id
-            assert wids[0] is None and wids[-1] is None
-            words = sorted({w for w in wids if w is not None})
-            assert words == list(range(words[0], words[-1] + 1))  # whole, contiguous words
-            ranges.append((words[0], words[-1] + 1))
-            for w in words:
-                at = [i for i, x in enumerate(wids) if x == w]
-                assert [ids[i] for i in at] == pieces[w]  # never truncated or split
-                if labels[at[0]] != IGNORE_INDEX:
-                    assert w not in labelled  # each word trains in one window only
-                    labelled[w] = k
-                    assert labels[at[0]] == L2I[example.tags[w]]
-                rest = [labels[i] for i in at[1:]]
-                if alignment == "first" or labels[at[0]] == IGNORE_INDEX:
-                    assert set(rest) <= {IGNORE_INDEX}
-                else:
-                    assert all(x != IGNORE_INDEX for x in rest)
-        assert sorted(labelled) == list(range(n))
-        assert ranges[0][0] == 0 and ranges[-1][1] == n
-        for (s0, e0), (s1, e1) in zip(ranges, ranges[1:]):
-            assert s0 < s1 <= e0 < e1  # moves on, no gap, brings new words
-            assert sum(len(pieces[w]) for w in range(s1, e0)) <= stride
-        # merge_windows picks, per word, the window it was labelled in: the one with most
-        # context; fake logits (window index, position) show which was picked
-        fake = [np.array([[k, i] for i in range(len(w["input_ids"]) + 3)], dtype=np.float64)
-                for k, w in enumerate(mine)]
-        for w in mine:
-            w["example"] = 0
-        (merged,) = merge_windows(mine, fake, [n])
-        assert merged.shape == (n, 2)
-        for w in range(n):
-            k, pos = int(merged[w, 0]), int(merged[w, 1])
-            assert k == labelled[w]
-            assert mine[k]["word_ids"].index(w) == pos
-            holders = [j for j, win in enumerate(mine) if w in win["word_ids"]]
-            best = max(_context(mine[j], w, n) for j in holders)
-            assert k == min(j for j in holders if _context(mine[j], w, n) == best)
-
-
-def test_windows_without_labels_and_with_unknown_tags(tokenizer):
-    examples = [TokenExample(("john", "sat"), ("B-PER", "O")), TokenExample((), ())]
-    windows = encode_ner(tokenizer, examples, None, max_length=16, stride=4)
-    assert len(windows) == 1 and "labels" not in windows[0]
-    assert windows[0]["word_ids"] == [None, 0, 1, None]
-    with pytest.raises(DataError, match="B-ORG"):
-        encode_ner(tokenizer, [TokenExample(("acme",), ("B-ORG",), line=7)], L2I)
-    with pytest.raises(DataError, match="line 7"):
-        encode_ner(tokenizer, [TokenExample(("acme", "x"), ("O",), line=7)], L2I)
-
-
-def _forward(model, windows):
-    with torch.no_grad():
-        return [model(input_ids=torch.tensor([w["input_ids"]])).logits[0].numpy()
-                for w in windows]
-
-
-def test_merged_scores_of_short_sentences_equal_the_unwindowed_run(tokenizer, ner_dir):
-    torch.manual_seed(0)
-    model = build_model(ner_dir, "ner", TAGS).eval()
-    examples = [TokenExample(("john", "smith", "sat", "on", "xyzzy"), ("O",) * 5),
-                TokenExample(("the", "cat"), ("O", "O"))]
-    short = encode_ner(tokenizer, examples, L2I, max_length=32, stride=8)
-    whole = encode_ner(tokenizer, examples, L2I, max_length=128, stride=8)
-    assert [w["input_ids"] for w in short] == [w["input_ids"] for w in whole]
-    merged = merge_windows(short, _forward(model, short), [5, 2])
-    with torch.no_grad():
-        batch = tokenizer([list(e.tokens) for e in examples], is_split_into_words=True,
-                          padding=True, return_tensors="pt")
-        logits = model(**batch).logits.numpy()
-    for b, scores in enumerate(merged):
-        wids = batch.word_ids(b)
-        firsts = [wids.index(w) for w in range(len(examples[b].tokens))]
-        np.testing.assert_allclose(scores, logits[b, firsts], atol=1e-5)
-    # a long sentence: the inner words of each window keep most of their context
-    long = TokenExample(tuple(WORDS * 12), ("O",) * 120)
-    windows = encode_ner(tokenizer, [long], L2I, max_length=32, stride=12)
-    assert len(windows) > 4
-    (scores,) = merge_windows(windows, _forward(model, windows), [120])
-    assert scores.shape == (120, len(TAGS)) and np.isfinite(scores).all()
-
-
-# ---- classification inputs -----------------------------------------------------------------
-
-def test_encode_text_truncates_and_builds_labels(tokenizer):
-    c2i = {c: i for i, c in enumerate(CLASSES)}
-    examples = [TextExample("the cat sat " * 30, ("pos",)), TextExample("john", ("neg",))]
-    items = encode_text(tokenizer, examples, c2i, max_length=16)
-    assert len(items[0]["input_ids"]) == 16 and items[0]["input_ids"][-1] == 3  # [SEP] kept
-    assert [i["labels"] for i in items] == [1, 0] and [i["example"] for i in items] == [0, 1]
-    multi = encode_text(tokenizer, [TextExample("x", ("neg", "neutral")), TextExample("y", ())],
-                        c2i, max_length=16, multi_label=True)
-    assert [m["labels"] for m in multi] == [[1.0, 0.0, 1.0], [0.0, 0.0, 0.0]]
-    assert "labels" not in encode_text(tokenizer, examples, None, max_length=16)[0]
-    assert encode_text(tokenizer, [], c2i) == []
-    with pytest.raises(DataError, match="exactly one label"):
-        encode_text(tokenizer, [TextExample("x", ("neg", "pos"))], c2i)
-    with pytest.raises(DataError, match="found maybe"):
-        encode_text(tokenizer, [TextExample("x", ("maybe",))], c2i)
 
 
 # ---- building, adapting and saving ---------------------------------------------------------
@@ -362,7 +189,9 @@ def test_bundled_model_loads_as_token_classifier():
     examples = [TokenExample(("Angela", "Merkel", "visited", "Washington"),
                              ("B-PER", "I-PER", "O", "B-LOC"))]
     windows = encode_ner(tokenizer, examples, L2I, max_length=16, stride=4)
-    logits = _forward(model, windows)
+    with torch.no_grad():
+        logits = [model(input_ids=torch.tensor([w["input_ids"]])).logits[0].numpy()
+                  for w in windows]
     assert logits[0].shape == (len(windows[0]["input_ids"]), len(TAGS))
     (scores,) = merge_windows(windows, logits, [4])
     assert scores.shape == (4, len(TAGS))
