@@ -319,62 +319,23 @@ def _count(model: torch.nn.Module) -> tuple[int, int]:
     return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
 
 
-def _collator(cfg: RunConfig, pad_id: int, multiple: int | None) -> Callable:
-    if cfg.task == "ner":
-        return lambda feats, idx: batching.collate_tokens(feats, idx, pad_id=pad_id, multiple=multiple,
-                                                          cap=cfg.max_length)
-    return lambda feats, idx: batching.collate_texts(feats, idx, pad_id=pad_id, multiple=multiple,
-                                                     cap=cfg.max_length,
-                                                     multi_label=cfg.task == "multilabel")
-
-
-@torch.inference_mode()
-def predict_logits(model, features: list[dict], collate: Callable, device: torch.device,
-                   amp: torch.dtype | None, batch_size: int = 64) -> list[np.ndarray]:
-    """Logits per feature, computed in length-sorted batches (little padding), original order."""
-    model.eval()
-    lengths = np.array([len(f["input_ids"]) for f in features])
-    order = np.argsort(lengths, kind="stable")
-    out: list[np.ndarray | None] = [None] * len(features)
-    for lo in range(0, len(order), batch_size):
-        idx = order[lo:lo + batch_size]
-        batch = collate(features, idx)
-        batch.pop("labels", None)
-        batch = {k: v.to(device) for k, v in batch.items()}
-        with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-            logits = model(**batch).logits.float().cpu().numpy()
-        for row, i in enumerate(idx):
-            out[i] = logits[row, : lengths[i]] if logits.ndim == 3 else logits[row]
-    return out  # type: ignore[return-value]
-
-
 def predict_split(model, prep: Prepared, split: str, device, amp) -> dict:
     """Gold and predicted labels (and confidences) for one split."""
+    from engine.predict import collator, decode, predict_logits
+
     cfg = prep.cfg
     records = prep.splits[split]
-    logits = predict_logits(model, prep.features[split], _collator(cfg, prep.tokenizer.pad_token_id or 0, None),
-                            device, amp)
+    features = prep.features[split]
+    collate = collator(cfg.task, prep.tokenizer.pad_token_id or 0, cap=cfg.max_length)
+    logits = predict_logits(model, features, collate, device, amp)
     if cfg.task == "ner":
-        from engine.encoding import merge_windows
-
-        words = merge_windows(prep.features[split], logits, [len(ex.tokens) for ex in records])
-        probs = [_softmax(w) for w in words]
-        pred = [[prep.labels[k] for k in p.argmax(-1)] for p in probs]
-        conf = [p.max(-1).round(4).tolist() for p in probs]
-        return {"gold": [list(ex.tags) for ex in records], "pred": pred, "conf": conf}
-    scores = np.stack(logits)
-    if cfg.task == "multilabel":
-        probs = 1 / (1 + np.exp(-scores))
-        pred = [[prep.labels[k] for k in np.flatnonzero(row >= 0.5)] for row in probs]
-        return {"gold": [list(ex.labels) for ex in records], "pred": pred, "probs": probs}
-    probs = _softmax(scores)
-    return {"gold": [ex.labels[0] for ex in records],
-            "pred": [prep.labels[k] for k in probs.argmax(-1)], "probs": probs}
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max(-1, keepdims=True))
-    return e / e.sum(-1, keepdims=True)
+        out = decode("ner", prep.labels, features, logits, [len(ex.tokens) for ex in records])
+        return {"gold": [list(ex.tags) for ex in records], "pred": out["pred"],
+                "conf": [c.round(4).tolist() for c in out["conf"]]}
+    out = decode(cfg.task, prep.labels, features, logits)
+    gold = [list(ex.labels) for ex in records] if cfg.task == "multilabel" \
+        else [ex.labels[0] for ex in records]
+    return {"gold": gold, "pred": out["pred"], "probs": out["probs"]}
 
 
 def score_split(cfg: RunConfig, pred: dict, labels: list[str], *, full: bool) -> dict:

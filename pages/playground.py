@@ -6,28 +6,19 @@ import re
 from pathlib import Path
 
 import altair as alt
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.errors import WorkbenchError
-from core.records import TokenExample
 from core.spans import to_spans
+from engine.predict import MULTILABEL_THRESHOLD, Predictor
 from pages.common import hand_over_to_app, get_store, highlight_spans, read_run_jsonl, type_colour, run_guarded
 from pages.runs import choose_run, link_to
 
-# Words and single punctuation marks; keeps "O'Neil", "e-mail", "3.5" and "U.S" in one piece.
-WORD = re.compile(r"\w+(?:[-'’.]\w+)*|[^\w\s]")
 FALLBACK_TEXT = {
     "ner": "Angela Merkel met Emmanuel Macron in Paris to discuss the future of Airbus .",
     "classification": "I lost my card yesterday, can you block it please?",
 }
 MAX_CHARS = 5000
-
-
-def tokenize(text: str) -> list[str]:
-    """Whitespace and punctuation tokenisation, as in CoNLL-style training data."""
-    return WORD.findall(text)
 
 
 def render() -> None:
@@ -57,12 +48,12 @@ def _body() -> None:
     if not text.strip():
         st.info("Type a sentence above.")
         return
-    tokenizer, model = load_model(str(model_dir), _folder_mtime(model_dir), task)
+    predictor = load_model(str(model_dir), _folder_mtime(model_dir), task,
+                           int(config.get("max_length") or 128))
     if task == "ner":
-        _show_entities(tokenizer, model, text, int(config.get("max_length") or 128))
+        _show_entities(predictor, text)
     else:
-        _show_classes(tokenizer, model, text, int(config.get("max_length") or 128),
-                      multilabel=task == "multilabel")
+        _show_classes(predictor, text)
 
 
 def _example_text(run: dict, kind: str) -> str:
@@ -97,50 +88,16 @@ def _folder_mtime(folder: Path) -> float:
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the model…")
-def load_model(model_dir: str, mtime: float, task: str):  # noqa: ARG001 - mtime keys the cache
-    """(tokenizer, model in eval mode on CPU) of a run's model folder, shared across sessions."""
-    from transformers import (AutoModelForSequenceClassification, AutoModelForTokenClassification,
-                              AutoTokenizer)
-
-    cls = AutoModelForTokenClassification if task == "ner" else AutoModelForSequenceClassification
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        model = cls.from_pretrained(model_dir).eval()
-    except (OSError, ValueError) as exc:
-        raise WorkbenchError(f"could not load the model in {model_dir}: {str(exc).splitlines()[0]}") from None
-    return tokenizer, model
+def load_model(model_dir: str, mtime: float, task: str, max_length: int) -> Predictor:  # noqa: ARG001 - mtime keys the cache
+    """The run's model folder as a Predictor (CPU, eval mode), shared across sessions."""
+    return Predictor.load(model_dir, task=task, max_length=max_length)
 
 
-def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max(-1, keepdims=True))
-    return e / e.sum(-1, keepdims=True)
-
-
-def predict_words(tokenizer, model, words: list[str], max_length: int = 128) -> tuple[list[str], list[float]]:
-    """Tag and confidence per word: the first sub-token's prediction, long inputs in windows."""
-    import torch
-
-    from engine.encoding import encode_ner, merge_windows
-
-    windows = encode_ner(tokenizer, [TokenExample(tuple(words), ("O",) * len(words))], None,
-                         max_length=max_length, stride=min(32, max_length // 4))
-    logits = []
-    with torch.inference_mode():
-        for w in windows:
-            ids = torch.tensor([w["input_ids"]])
-            logits.append(model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits[0].float().numpy())
-    scores = merge_windows(windows, logits, [len(words)])[0]          # (n_words, C)
-    probs = _softmax(scores)
-    id2label = model.config.id2label
-    return [id2label[int(k)] for k in probs.argmax(-1)], probs.max(-1).tolist()
-
-
-def _show_entities(tokenizer, model, text: str, max_length: int) -> None:
-    words = tokenize(text)
+def _show_entities(predictor: Predictor, text: str) -> None:
+    words, tags, conf = predictor.predict_text_words(text)
     if not words:
         st.info("No words found in the text.")
         return
-    tags, conf = predict_words(tokenizer, model, words, max_length)
     spans = to_spans(tags)
     tips = {s: f"{t} · confidence {100 * min(conf[s:e]):.0f} %" for t, s, e in spans}
     st.markdown(f'<div style="font-size:1.15em;line-height:2.3;padding:6px 0">'
@@ -164,28 +121,16 @@ def _show_entities(tokenizer, model, text: str, max_length: int) -> None:
                      column_config={"Confidence": st.column_config.NumberColumn(format="%.1f %%")})
 
 
-def predict_classes(tokenizer, model, text: str, max_length: int = 128, *,
-                    multilabel: bool = False) -> dict[str, float]:
-    """Probability per class (softmax; independent sigmoids for multi-label)."""
-    import torch
-
-    enc = tokenizer(text, truncation=True, max_length=max_length, return_tensors="pt")
-    with torch.inference_mode():
-        logits = model(**enc).logits[0].float().numpy()
-    probs = 1 / (1 + np.exp(-logits)) if multilabel else _softmax(logits)
-    return {model.config.id2label[i]: float(p) for i, p in enumerate(probs)}
-
-
-def _show_classes(tokenizer, model, text: str, max_length: int, *, multilabel: bool) -> None:
-    probs = predict_classes(tokenizer, model, text, max_length, multilabel=multilabel)
+def _show_classes(predictor: Predictor, text: str) -> None:
+    (probs,) = predictor.predict_texts([text])
     ranked = sorted(probs.items(), key=lambda kv: -kv[1])
-    if multilabel:
-        chosen = [c for c, p in ranked if p >= 0.5]
-        st.metric("Predicted labels", ", ".join(chosen) if chosen else "(none above 50 %)")
+    chosen = predictor.chosen(probs)
+    if predictor.task == "multilabel":
+        st.metric("Predicted labels", ", ".join(chosen) if chosen else
+                  f"(none above {100 * MULTILABEL_THRESHOLD:.0f} %)")
     else:
-        best, p = ranked[0]
-        st.metric("Predicted class", best, help=f"probability {100 * p:.1f} %")
-    df = pd.DataFrame([{"class": c, "probability": 100 * p, "predicted": p >= 0.5 if multilabel else c == ranked[0][0]}
+        st.metric("Predicted class", chosen[0], help=f"probability {100 * probs[chosen[0]]:.1f} %")
+    df = pd.DataFrame([{"class": c, "probability": 100 * p, "predicted": c in chosen}
                        for c, p in ranked])
     chart = (alt.Chart(df, title="Probability per class (%)").mark_bar()
              .encode(y=alt.Y("class:N", sort="-x", title=None),

@@ -1,0 +1,181 @@
+"""Inference: from encoded features, or from raw text, to labels and confidences.
+
+One path for every caller: the loop's evaluation (`predict_logits` + `decode` over a split's
+features), the Playground and scripts (`Predictor`, which loads a run's `model/` folder and
+takes raw text). Splitting raw text into words, windows over long sentences and their
+merge, softmax, sigmoid and the multi-label threshold live here and nowhere else.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from core.errors import WorkbenchError
+from core.records import TextExample, TokenExample
+from engine import batching
+
+MULTILABEL_THRESHOLD = 0.5  # a label is predicted when its sigmoid reaches this
+# Words and single punctuation marks; keeps "O'Neil", "e-mail", "3.5" and "U.S" in one piece.
+WORD = re.compile(r"\w+(?:[-'’.]\w+)*|[^\w\s]")
+
+
+def split_words(text: str) -> list[str]:
+    """Whitespace and punctuation tokenisation, as in CoNLL-style training data."""
+    return WORD.findall(text)
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, stable for large logits."""
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Independent per-label probabilities (multi-label)."""
+    return 1 / (1 + np.exp(-x))
+
+
+def collator(task: str, pad_id: int, multiple: int | None = None, cap: int = 512) -> Callable:
+    """collate(features, idx) -> tensors for `task`'s features (see engine/batching)."""
+    if task == "ner":
+        return lambda feats, idx: batching.collate_tokens(feats, idx, pad_id=pad_id,
+                                                          multiple=multiple, cap=cap)
+    return lambda feats, idx: batching.collate_texts(feats, idx, pad_id=pad_id, multiple=multiple,
+                                                     cap=cap, multi_label=task == "multilabel")
+
+
+@torch.inference_mode()
+def predict_logits(model, features: list[dict], collate: Callable, device: torch.device,
+                   amp: torch.dtype | None = None, batch_size: int = 64) -> list[np.ndarray]:
+    """Logits per feature, computed in length-sorted batches (little padding), original order."""
+    model.eval()
+    lengths = np.array([len(f["input_ids"]) for f in features])
+    order = np.argsort(lengths, kind="stable")
+    out: list[np.ndarray | None] = [None] * len(features)
+    for lo in range(0, len(order), batch_size):
+        idx = order[lo:lo + batch_size]
+        batch = collate(features, idx)
+        batch.pop("labels", None)
+        batch = {k: v.to(device) for k, v in batch.items()}
+        with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+            logits = model(**batch).logits.float().cpu().numpy()
+        for row, i in enumerate(idx):
+            out[i] = logits[row, : lengths[i]] if logits.ndim == 3 else logits[row]
+    return out  # type: ignore[return-value]
+
+
+def decode(task: str, labels: Sequence[str], features: list[dict], logits: list[np.ndarray],
+           n_words: Sequence[int] | None = None) -> dict:
+    """Predicted labels and probabilities from `predict_logits`' output.
+
+    ner: {"pred": tags per word, "conf": probability of each word's tag, "probs": (n_words, C)
+    per example}; n_words gives each example's word count (windows are merged back to words).
+    classification: {"pred": one label per text, "probs": (N, C)}.
+    multilabel: {"pred": the labels at or above MULTILABEL_THRESHOLD, "probs": (N, C)}.
+    """
+    if task == "ner":
+        from engine.encoding import merge_windows
+
+        if n_words is None:
+            raise ValueError("decode: NER needs the word count of each example")
+        probs = [softmax(w) for w in merge_windows(features, logits, n_words)]
+        return {"pred": [[labels[k] for k in p.argmax(-1)] for p in probs],
+                "conf": [p.max(-1) for p in probs], "probs": probs}
+    scores = np.stack(logits) if logits else np.zeros((0, len(labels)), dtype=np.float32)
+    if task == "multilabel":
+        probs = sigmoid(scores)
+        return {"pred": [[labels[k] for k in np.flatnonzero(row >= MULTILABEL_THRESHOLD)]
+                         for row in probs], "probs": probs}
+    probs = softmax(scores)
+    return {"pred": [labels[k] for k in probs.argmax(-1)], "probs": probs}
+
+
+def task_of(model_config: dict) -> str:
+    """ner / classification / multilabel from a saved model's config.json."""
+    arch = " ".join(model_config.get("architectures") or [])
+    if "TokenClassification" in arch:
+        return "ner"
+    if model_config.get("problem_type") == "multi_label_classification":
+        return "multilabel"
+    return "classification"
+
+
+@dataclass
+class Predictor:
+    """A trained model folder (a run's model/), ready to label raw text on the CPU."""
+
+    tokenizer: Any
+    model: Any
+    task: str
+    labels: list[str]
+    max_length: int = 128
+
+    @classmethod
+    def load(cls, model_dir: str | Path, *, task: str | None = None,
+             max_length: int = 128) -> "Predictor":
+        """Load tokenizer and model (safetensors only); task defaults to the folder's own."""
+        from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
+
+        from engine.models import load_tokenizer
+
+        folder = Path(model_dir)
+        try:
+            config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+            task = task or task_of(config)
+            auto = AutoModelForTokenClassification if task == "ner" \
+                else AutoModelForSequenceClassification
+            tokenizer = load_tokenizer(str(folder))
+            model = auto.from_pretrained(folder, use_safetensors=True).eval()
+        except WorkbenchError as exc:
+            raise WorkbenchError(f"could not load the model in {folder}: {exc}") from None
+        except (OSError, ValueError) as exc:  # includes a malformed config.json
+            raise WorkbenchError(f"could not load the model in {folder}: "
+                                 f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") \
+                from None
+        id2label = model.config.id2label
+        labels = [id2label[i] for i in range(len(id2label))]
+        return cls(tokenizer, model, task, labels, max_length)
+
+    def _run(self, features: list[dict]) -> list[np.ndarray]:
+        collate = collator(self.task, self.tokenizer.pad_token_id or 0, cap=self.max_length)
+        return predict_logits(self.model, features, collate, torch.device("cpu"))
+
+    def predict_words(self, sentences: Sequence[Sequence[str]]) -> list[tuple[list[str], list[float]]]:
+        """(tag, confidence) per word for pre-split sentences; long ones go in windows."""
+        from engine.encoding import encode_ner
+
+        examples = [TokenExample(tuple(w), ("O",) * len(w)) for w in sentences]
+        windows = encode_ner(self.tokenizer, examples, None, max_length=self.max_length,
+                             stride=min(32, self.max_length // 4))
+        out = decode("ner", self.labels, windows, self._run(windows), [len(w) for w in sentences])
+        return [(tags, conf.tolist()) for tags, conf in zip(out["pred"], out["conf"])]
+
+    def predict_text_words(self, text: str) -> tuple[list[str], list[str], list[float]]:
+        """(words, tags, confidences) for raw text, split as split_words does."""
+        words = split_words(text)
+        if not words:
+            return [], [], []
+        ((tags, conf),) = self.predict_words([words])
+        return words, tags, conf
+
+    def predict_texts(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        """Probability per class for each text (softmax; independent sigmoids for multi-label)."""
+        from engine.encoding import encode_text
+
+        features = encode_text(self.tokenizer, [TextExample(t, ()) for t in texts], None,
+                               max_length=self.max_length)
+        probs = decode(self.task, self.labels, features, self._run(features))["probs"]
+        return [{label: float(p) for label, p in zip(self.labels, row)} for row in probs]
+
+    def chosen(self, probs: dict[str, float]) -> list[str]:
+        """The labels predicted from predict_texts' probabilities, best first."""
+        ranked = sorted(probs, key=lambda c: -probs[c])
+        if self.task == "multilabel":
+            return [c for c in ranked if probs[c] >= MULTILABEL_THRESHOLD]
+        return ranked[:1]
