@@ -266,22 +266,21 @@ def validate_names(cfg: RunConfig) -> None:
     """Check loss, class-weight, schedule and augmenter names against their registries.
 
     The registries live in core.losses, core.schedules and core.augment, imported here (not
-    at module import) so that config stays importable on its own; an absent module skips
-    its check.
+    at module import): core.losses imports torch, and config must load without it (the
+    worker checks a config before the slow torch import).
     """
-    losses = _import_optional("core.losses")
-    if losses is not None:
-        _check_name("loss", cfg.loss, _registries(losses, exclude="weight"))
-        if cfg.class_weights != "none":
-            _check_name("class_weights", cfg.class_weights,
-                        _registries(losses, include="weight"), extra=("none",))
-    schedules = _import_optional("core.schedules")
-    if schedules is not None:
-        _check_name("schedule", cfg.schedule, _registries(schedules))
-    augment = _import_optional("core.augment")
-    if augment is not None:
-        for i, entry in enumerate(cfg.augment):
-            _check_name(f"augment[{i}].name", entry.get("name"), _registries(augment))
+    import importlib  # import_module reads sys.modules, so tests can stand in fake modules
+
+    losses = importlib.import_module("core.losses")
+    _check_name("loss", cfg.loss, _registries(losses, exclude="weight"))
+    if cfg.class_weights != "none":
+        _check_name("class_weights", cfg.class_weights,
+                    _registries(losses, include="weight"), extra=("none",))
+    schedules = importlib.import_module("core.schedules")
+    _check_name("schedule", cfg.schedule, _registries(schedules))
+    augment = importlib.import_module("core.augment")
+    for i, entry in enumerate(cfg.augment):
+        _check_name(f"augment[{i}].name", entry.get("name"), _registries(augment))
 
 
 def _validate_data(cfg: RunConfig) -> None:
@@ -539,17 +538,6 @@ def _did_you_mean(word: str, choices: Any) -> str:
 
 # ---- registry names --------------------------------------------------------------------------
 
-def _import_optional(module: str) -> Any:
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name == module:
-            return None
-        raise
-
-
 def _registries(module: Any, *, include: str = "", exclude: str = "") -> list[Registry]:
     """The Registry objects a module defines, filtered by a word in their family name."""
     found = [v for v in vars(module).values() if isinstance(v, Registry)]
@@ -622,3 +610,19 @@ def schedule_params(cfg: "RunConfig | Mapping[str, Any]") -> dict:
             "cosine.v1": {"cycles": get("lr_cycles"), "min_ratio": get("lr_min_ratio")},
             "polynomial.v1": {"power": get("lr_power"), "end_ratio": get("lr_min_ratio")},
             }.get(get("schedule"), {})
+
+
+def total_steps(n_examples: int, cfg: "RunConfig | Mapping[str, Any]") -> int:
+    """Optimiser steps of a run over `n_examples` training items (NER: windows): max_steps
+    when set, else epochs × ⌈⌈n / batch_size⌉ / grad_accum⌉, at least one step per epoch.
+
+    The training loop counts its steps with this and the Train page estimates them with it;
+    `cfg` is a RunConfig or a mapping of its fields. The page passes unvalidated values, so
+    batch_size, grad_accum and epochs below 1 count as 1 (validate() refuses them for runs).
+    """
+    get = cfg.get if isinstance(cfg, Mapping) else (lambda key: getattr(cfg, key))
+    if get("max_steps"):
+        return get("max_steps")
+    batches = -(-max(0, n_examples) // max(1, get("batch_size")))  # ceiling division, exact
+    per_epoch = max(1, -(-batches // max(1, get("grad_accum"))))
+    return per_epoch * max(1, get("epochs"))

@@ -9,6 +9,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_model, save_model
 
+from engine.runfolder import RunFolder
+
 
 @dataclass
 class TrainState:
@@ -25,7 +27,7 @@ class TrainState:
 
 def save(run_dir: Path, model, optimizer, scheduler, state: TrainState, keep: int = 2) -> Path:
     """Write checkpoints/step_N atomically (temp folder + rename); keep the newest `keep`."""
-    root = Path(run_dir) / "checkpoints"
+    root = RunFolder(run_dir).checkpoints_dir
     final = root / f"step_{state.step}"
     if (final / "trainer_state.pt").exists() and _saved_step(final) == state.step:
         return final  # already saved at this step (periodic checkpoint, then a stop)
@@ -65,7 +67,7 @@ def _steps(root: Path) -> list[Path]:
 
 def latest(run_dir: Path) -> Path | None:
     """The newest complete checkpoint folder, or None."""
-    found = _steps(Path(run_dir) / "checkpoints")
+    found = _steps(RunFolder(run_dir).checkpoints_dir)
     return max(found, key=lambda p: int(p.name[5:])) if found else None
 
 
@@ -85,7 +87,7 @@ def load(path: Path, model, optimizer, scheduler) -> TrainState:
 
 def save_best(run_dir: Path, model, step: int) -> None:
     """Keep the weights of the best evaluation so far, stamped with their step."""
-    path = Path(run_dir) / "checkpoints" / "best.safetensors"
+    path = RunFolder(run_dir).checkpoints_dir / "best.safetensors"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     save_model(model, str(tmp), metadata={"step": str(step)})
@@ -97,7 +99,7 @@ def discard_best_after(run_dir: Path, step: int) -> None:
     the resumed run recomputes them, and must not load weights from a lost future."""
     from safetensors import safe_open
 
-    path = Path(run_dir) / "checkpoints" / "best.safetensors"
+    path = RunFolder(run_dir).checkpoints_dir / "best.safetensors"
     if not path.exists():
         return
     try:
@@ -111,7 +113,7 @@ def discard_best_after(run_dir: Path, step: int) -> None:
 
 def load_best(run_dir: Path, model) -> bool:
     """Load the best weights seen on dev, if any were saved; True when loaded."""
-    path = Path(run_dir) / "checkpoints" / "best.safetensors"
+    path = RunFolder(run_dir).checkpoints_dir / "best.safetensors"
     if path.exists():
         load_model(model, str(path))
         return True

@@ -193,82 +193,31 @@ def _as_dict(diag) -> dict:
 
 # ---- train ------------------------------------------------------------------------------
 def load_config_file(path: Path, overrides: list[str] = ()):
-    """RunConfig from a .toml or .json file plus KEY=VALUE overrides; validated."""
-    import tomllib
+    """RunConfig from a .toml or .json file plus KEY=VALUE overrides; validated. The one
+    loader (engine.data.load_config_file), which the Train page's presets use too."""
+    from engine.data import load_config_file as load
 
-    from core.config import config_from_dict, config_to_dict, from_json, from_toml, validate
-    from core.errors import ConfigError
-
-    text = _read_bytes(path).decode("utf-8", errors="replace")
-    cfg = from_json(text) if path.suffix == ".json" else from_toml(text)
-    if overrides:
-        d = config_to_dict(cfg)
-        for item in overrides:
-            key, sep, value = item.partition("=")
-            if not sep:
-                raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
-            try:
-                d[key.strip()] = tomllib.loads(f"v = {value}")["v"]
-            except tomllib.TOMLDecodeError:
-                d[key.strip()] = value
-        cfg = config_from_dict(d)
-    base = path.resolve().parent
-    for key in ("train", "dev", "test"):  # relative data paths are relative to the config file
-        ref = getattr(cfg, key)
-        if ref and ":" not in ref and not Path(ref).is_absolute():
-            candidate = base / ref
-            if candidate.exists() or not Path(ref).exists():
-                setattr(cfg, key, str(candidate))
-    # so is a relative model folder, when there is one next to the config (else a hub id)
-    if not Path(cfg.model).is_absolute() and (base / cfg.model).is_dir():
-        cfg.model = str(base / cfg.model)
-    validate(cfg)
-    return cfg
-
-
-def print_event(info: dict) -> None:
-    """One human-readable progress line per loop event (the CLI and worker.log)."""
-    ev = info["event"]
-    if ev == "start":
-        print(f"start: {info['train_examples']} train / {info['dev_examples']} dev / "
-              f"{info['test_examples']} test examples, {info['total_steps']} steps on {info['device']} "
-              f"({info['precision']}), {info['trainable_params']:,} trainable parameters")
-        for note in info.get("notes", []):
-            print(f"  note: {note}")
-    elif ev == "log":
-        print(f"step {info['step']:>6}  epoch {info['epoch']:.2f}  loss {info['loss']:.4f}  "
-              f"lr {info['lr']:.2e}  {info['tokens_per_s']:,.0f} tok/s", flush=True)
-    elif ev == "eval":
-        print(f"eval step {info['step']}: dev {info['metric']} {info['value']:.4f}"
-              + ("  (best)" if info.get("best") else ""), flush=True)
-    elif ev in ("resume", "stopped", "early_stop", "checkpoint"):
-        print(f"{ev}: step {info['step']}", flush=True)
-    elif ev == "end":
-        print(f"end: step {info['step']}, best dev {info.get('metric')} {info.get('best_score')} "
-              f"at step {info.get('best_step')}", flush=True)
-        from engine.graphs import describe
-
-        if line := describe(info.get("step_runner")):
-            print(f"  {line}", flush=True)
+    return load(path, overrides)
 
 
 def cmd_train(args) -> int:
     from core.config import config_to_dict
     from core.errors import ConfigError
     from engine.data import workspace_root
-    from engine.runfolder import read_json, write_json_atomic
+    from engine.events import print_event
+    from engine.runfolder import RunFolder
     from engine.store import Store
     from engine.worker import StopFlag, run
 
     cfg = load_config_file(args.config, args.set)
     if args.run_dir:
         run_dir = args.run_dir
-        old = read_json(run_dir / "config.json")
+        old = RunFolder(run_dir).read_config()
         if old is not None and old != config_to_dict(cfg):
             raise ConfigError(f"--run-dir {run_dir} holds a run with a different config; give a "
                               "new folder (the same config resumes that run)")
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(run_dir / "config.json", config_to_dict(cfg))
+        RunFolder(run_dir).write_config(config_to_dict(cfg))
     else:
         store = Store(workspace_root())
         # the pid lets the queue tell this foreground run from a lost one
@@ -281,29 +230,26 @@ def cmd_train(args) -> int:
     if not args.run_dir:
         store.sync_state(run_dir.name)
     if state != "completed":
-        status = read_json(run_dir / "status.json", default={})
+        status = RunFolder(run_dir).read_status()
         print(f"run {state}: {status.get('error') or ''}".rstrip(), file=sys.stderr)
         return 0 if state == "cancelled" else 1
-    print_report(read_json(run_dir / "report.json", default={}))
+    print_report(RunFolder(run_dir).read_report() or {})
     return 0
 
 
 def print_report(report: dict) -> None:
     """The final per-entity (or per-class) tables for dev and test."""
     from core import metrics
+    from core.report import SPLITS, accuracy_of, scores_of
 
-    for split in ("dev", "test"):
+    for split in SPLITS:
         if split not in report:
             continue
-        rep = report[split]
+        table = scores_of(report[split])
         print(f"\n== {split}")
-        if "entities" in rep:
-            print(metrics.format_table(rep["entities"]))
-        else:
-            print(metrics.format_table(rep["classes"]))
-            acc = rep["classes"].get("accuracy", rep["classes"].get("subset_accuracy"))
-            if acc is not None:
-                print(f"accuracy {acc:.4f}")
+        print(metrics.format_table(table))
+        if "entities" not in report[split] and (acc := accuracy_of(table)) is not None:
+            print(f"accuracy {acc:.4f}")
 
 
 # ---- queue ------------------------------------------------------------------------------

@@ -1,12 +1,12 @@
 """The training loop: a generator yielding one info dict per event, which the worker writes
 to the run folder and tests drive directly.
 
-Events: start, log (every cfg.log_every optimizer steps), eval (dev, during training),
-checkpoint, stopped (asked to stop: checkpoint written), end (final dev/test report written).
+In the shape of spaCy's training loop: `setup` builds a Session (device, data, model,
+optimizer, resumed state), `steps` trains and yields events, `finish` writes the report, the
+predictions and model/. `train` runs the three. The events are listed in engine/events.py.
 """
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -16,11 +16,13 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from core.config import RunConfig, schedule_params
+from core.config import RunConfig, schedule_params, total_steps
 from core.errors import ConfigError
 from engine import batching, checkpoint, distributed, featcache
 from engine.data import load_splits, workspace_root
-from engine.runfolder import write_json_atomic
+from core.report import (SPLITS, headline, metric_value, new_report, prediction_rows, score_split,
+                         summary)
+from engine.runfolder import RunFolder
 
 
 @dataclass
@@ -72,12 +74,13 @@ def collect_labels(cfg: RunConfig, splits: dict) -> list[str]:
     return sorted(seen)
 
 
-def prepare(cfg: RunConfig) -> Prepared:
-    """Load and convert data, augment train, tokenise every split once."""
+def prepare(cfg: RunConfig, workspace: Path) -> Prepared:
+    """Load and convert data, augment train, tokenise every split once (workspace: where
+    `dataset:` references and the feature cache live)."""
     from engine.encoding import encode_ner, encode_text
     from engine.models import load_tokenizer
 
-    splits = load_splits(cfg)
+    splits = load_splits(cfg, workspace=workspace)
     notes = []
     if cfg.task == "ner":
         splits = _convert_schemes(cfg, splits, notes)
@@ -90,7 +93,7 @@ def prepare(cfg: RunConfig) -> Prepared:
     labels = collect_labels(cfg, splits)
     label2id = {label: i for i, label in enumerate(labels)}
     tokenizer = load_tokenizer(cfg.model)
-    cache_dir = (workspace_root() / "cache" / "features") if cfg.fast_path else None
+    cache_dir = (Path(workspace) / "cache" / "features") if cfg.fast_path else None
     features, lengths = {}, {}
     for name, records in splits.items():
         if cfg.task == "ner":
@@ -173,19 +176,53 @@ def build_loss(cfg: RunConfig, counts: np.ndarray, device: torch.device) -> Call
     return make_loss(name, **params)
 
 
-def total_steps_for(cfg: RunConfig, n_batches: int) -> int:
-    per_epoch = max(1, math.ceil(n_batches / cfg.grad_accum))
-    return cfg.max_steps or per_epoch * cfg.epochs
+@dataclass
+class Session:
+    """A run in progress: what setup built, and the counters steps() keeps between events."""
+
+    cfg: RunConfig
+    run_dir: Path
+    workspace: Path
+    ctx: distributed.Dist
+    device: torch.device
+    amp: torch.dtype | None
+    prep: Prepared
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    state: checkpoint.TrainState
+    total: int
+    runner: object
+    labelled: np.ndarray
+    resumed_from: Path | None = None
+    t_start: float = field(default_factory=time.time)
+    stopped: bool = False
+    tokens_since: int = 0
+    t_log: float = field(default_factory=time.time)
+    micro: int = 0
+    accum: int = 0
 
 
 def train(cfg: RunConfig, run_dir: Path, *, should_stop: Callable[[], bool] = lambda: False,
-          resume: bool = True) -> Iterator[dict]:
+          resume: bool = True, workspace: Path | None = None) -> Iterator[dict]:
     """Train per `cfg`, writing checkpoints, report.json, predictions.jsonl and model/ into
-    `run_dir`; resumes from the latest checkpoint there when `resume` is true."""
+    `run_dir`; resumes from the latest checkpoint there when `resume` is true. Yields the
+    events of engine/events.py. workspace: where `dataset:` references and the feature
+    cache live (default: the configured workspace, $WORKBENCH_HOME)."""
+    session = setup(cfg, Path(run_dir), workspace if workspace is not None else workspace_root(),
+                    resume=resume)
+    yield from steps(session, should_stop)
+    if session.stopped or not session.ctx.is_main:
+        distributed.finish(session.ctx)
+        return
+    yield finish(session)
+
+
+def setup(cfg: RunConfig, run_dir: Path, workspace: Path, *, resume: bool = True) -> Session:
+    """Device, process group, data, model, optimizer and (when resuming) the checkpoint."""
+    from engine.graphs import StepRunner, graphs_possible
     from engine.models import build_model
 
-    run_dir = Path(run_dir)
-    t_start = time.time()
     world = int(os.environ.get("WORLD_SIZE", "1"))  # processes of a data-parallel run share the cores
     torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // world))
     torch.manual_seed(cfg.seed)
@@ -194,7 +231,7 @@ def train(cfg: RunConfig, run_dir: Path, *, should_stop: Callable[[], bool] = la
     if ctx.enabled and device.type == "cuda":
         device = torch.device(f"cuda:{ctx.local_rank}")
     amp = pick_dtype(cfg, device)
-    prep = prepare(cfg)
+    prep = prepare(cfg, workspace)
     model = build_model(cfg.model, cfg.task, prep.labels, adapter=cfg.adapter, lora_r=cfg.lora_r,
                         lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                         lora_target_modules=tuple(cfg.lora_target_modules), dropout=cfg.dropout)
@@ -203,115 +240,147 @@ def train(cfg: RunConfig, run_dir: Path, *, should_stop: Callable[[], bool] = la
     if ctx.enabled:  # gradients averaged across processes; rank 0 evaluates and writes
         train_model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[ctx.local_rank] if device.type == "cuda" else None)
-    pad_id = prep.tokenizer.pad_token_id or 0
-    multiple = 32 if device.type == "cuda" else None  # few fixed shapes on GPU; exact on CPU
-    n_batches = math.ceil(len(prep.features["train"]) / cfg.batch_size)
-    total = total_steps_for(cfg, n_batches)
+    total = total_steps(len(prep.features["train"]), cfg)
     optimizer = build_optimizer(model, cfg, device)
     scheduler = build_scheduler(optimizer, cfg, total)
-    loss_fn = build_loss(cfg, prep.label_counts, device)
-    state = checkpoint.TrainState()
-    if resume and (ckpt := checkpoint.latest(run_dir)) is not None:
-        state = checkpoint.load(ckpt, model, optimizer, scheduler)
+    state, resumed_from = checkpoint.TrainState(), None
+    if resume and (resumed_from := checkpoint.latest(run_dir)) is not None:
+        state = checkpoint.load(resumed_from, model, optimizer, scheduler)
         if ctx.is_main:
             checkpoint.discard_best_after(run_dir, state.step)
-        yield {"event": "resume", "step": state.step, "checkpoint": str(ckpt)}
-    trainable, total_params = _count(model)
-    yield {"event": "start", "step": state.step, "total_steps": total, "epochs": cfg.epochs,
-           "labels": prep.labels, "train_examples": len(prep.splits["train"]),
-           "dev_examples": len(prep.splits.get("dev", [])),
-           "test_examples": len(prep.splits.get("test", [])), "device": str(device),
-           "train_tokens": int(prep.lengths["train"].sum()),
-           "precision": str(amp).replace("torch.", "") if amp else "fp32",
-           "trainable_params": trainable, "total_params": total_params, "notes": prep.notes}
-
     resident = batching.ResidentSplit(
-        prep.features["train"], pad_id=pad_id, device=device, multiple=multiple, cap=cfg.max_length,
-        label_shape="tokens" if cfg.task == "ner" else "texts", multi_label=cfg.task == "multilabel")
+        prep.features["train"], pad_id=prep.tokenizer.pad_token_id or 0, device=device,
+        multiple=32 if device.type == "cuda" else None,  # few fixed shapes on GPU; exact on CPU
+        cap=cfg.max_length, label_shape="tokens" if cfg.task == "ner" else "texts",
+        multi_label=cfg.task == "multilabel")
+    use_graphs, why = graphs_possible(device, requested=cfg.cuda_graphs, fast_path=cfg.fast_path,
+                                      distributed=ctx.enabled)
+    runner = StepRunner(model=model, train_model=train_model, optimizer=optimizer,
+                        loss_fn=build_loss(cfg, prep.label_counts, device), resident=resident,
+                        device=device, amp=amp, grad_clip=cfg.grad_clip, grad_accum=cfg.grad_accum,
+                        graphs=use_graphs, reason=why)
     # Labelled positions per feature, to weight each rank's share of a global batch.
     labelled = np.array([sum(1 for t in f["labels"] if t != -100) if cfg.task == "ner" else 1
                          for f in prep.features["train"]], dtype=np.int64)
-    eval_every = cfg.eval_every
-    from engine.graphs import StepRunner, graphs_possible
+    return Session(cfg, run_dir, workspace, ctx, device, amp, prep, model, optimizer, scheduler,
+                   state, total, runner, labelled, resumed_from)
 
-    use_graphs, why = graphs_possible(device, requested=cfg.cuda_graphs, fast_path=cfg.fast_path,
-                                      distributed=ctx.enabled)
-    runner = StepRunner(model=model, train_model=train_model, optimizer=optimizer, loss_fn=loss_fn,
-                        resident=resident, device=device, amp=amp, grad_clip=cfg.grad_clip,
-                        grad_accum=cfg.grad_accum, graphs=use_graphs, reason=why)
-    loss_sum = runner.loss_sum  # accumulated on device; read every log_every
-    tokens_since, t_log, micro, accum = 0, time.time(), 0, 0
-    stopped = False
-    model.train()
-    while state.step < total and not state.early_stopped:
-        batches = batching.plan_batches(prep.lengths["train"], cfg.batch_size, seed=cfg.seed,
+
+def _start_event(s: Session) -> dict:
+    prep, amp = s.prep, s.amp
+    trainable, total_params = _count(s.model)
+    return {"event": "start", "step": s.state.step, "total_steps": s.total, "epochs": s.cfg.epochs,
+            "labels": prep.labels, "train_examples": len(prep.splits["train"]),
+            "dev_examples": len(prep.splits.get("dev", [])),
+            "test_examples": len(prep.splits.get("test", [])), "device": str(s.device),
+            "train_tokens": int(prep.lengths["train"].sum()),
+            "precision": str(amp).replace("torch.", "") if amp else "fp32",
+            "trainable_params": trainable, "total_params": total_params, "notes": prep.notes}
+
+
+def steps(s: Session, should_stop: Callable[[], bool] = lambda: False) -> Iterator[dict]:
+    """Train until the last step, early stopping or a stop request, yielding each event."""
+    if s.resumed_from is not None:
+        yield {"event": "resume", "step": s.state.step, "checkpoint": str(s.resumed_from)}
+    yield _start_event(s)
+    state, cfg = s.state, s.cfg
+    s.t_log = time.time()
+    s.model.train()
+    while state.step < s.total and not state.early_stopped:
+        batches = batching.plan_batches(s.prep.lengths["train"], cfg.batch_size, seed=cfg.seed,
                                         epoch=state.epoch,
                                         chunk_batches=cfg.bucket_batches if cfg.fast_path else 1)
-        runner.plan(batches, start=state.batch_in_epoch)
-        while state.batch_in_epoch < len(batches) and state.step < total:
-            idx = batches[state.batch_in_epoch]
-            local = distributed.shard(idx, ctx)
-            runner.micro_step(local, distributed.loss_scale(labelled, local, idx, ctx))
-            tokens_since += int(prep.lengths["train"][idx].sum())
-            state.batch_in_epoch += 1
-            micro += 1
-            accum += 1
-            if accum < cfg.grad_accum and state.batch_in_epoch < len(batches):
+        s.runner.plan(batches, start=state.batch_in_epoch)
+        while state.batch_in_epoch < len(batches) and state.step < s.total:
+            if not _micro_step(s, batches):
                 continue
-            accum = 0
-            runner.optimizer_step()
-            scheduler.step()
-            state.step += 1
-            epoch_done = state.batch_in_epoch >= len(batches)
-            if state.step % cfg.log_every == 0 or state.step == total or epoch_done:
-                now = time.time()
-                n_micro = max(1, micro)
-                yield {"event": "log", "step": state.step, "epoch": state.epoch + state.batch_in_epoch / len(batches),
-                       "loss": float(distributed.mean(loss_sum, ctx)) * cfg.grad_accum / n_micro,
-                       "lr": float(scheduler.get_last_lr()[0]), "grad_norm": float(runner.grad_norm),
-                       "tokens_per_s": tokens_since / max(now - t_log, 1e-9)}
-                loss_sum.zero_()
-                tokens_since, t_log, micro = 0, now, 0
-            due = (state.step % eval_every == 0) if eval_every else epoch_done
-            if due or state.step == total:
-                if ctx.is_main:
-                    yield from _evaluate_during(model, prep, cfg, device, amp, state, run_dir)
-                    model.train()
-                state.early_stopped = distributed.from_main(state.early_stopped, ctx)
-            if cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0 and ctx.is_main:
-                path = checkpoint.save(run_dir, model, optimizer, scheduler, state)
-                yield {"event": "checkpoint", "step": state.step, "path": str(path)}
-            if state.early_stopped:
+            yield from _after_step(s, len(batches), should_stop)
+            if s.stopped or state.early_stopped:
                 break
-            if distributed.agree(should_stop(), ctx):
-                path = checkpoint.save(run_dir, model, optimizer, scheduler, state) if ctx.is_main else None
-                yield {"event": "stopped", "step": state.step, "checkpoint": str(path)}
-                stopped = True
-                break
-        if stopped or state.early_stopped:
+        if s.stopped or state.early_stopped:
             break
         if state.batch_in_epoch >= len(batches):
             state.epoch += 1
             state.batch_in_epoch = 0
-    runner.release()
-    if stopped or not ctx.is_main:
-        distributed.finish(ctx)
-        return
-    if state.early_stopped:
+    s.runner.release()
+    if state.early_stopped and not s.stopped and s.ctx.is_main:
         yield {"event": "early_stop", "step": state.step, "best_step": state.best_step}
-    checkpoint.save(run_dir, model, optimizer, scheduler, state)
-    checkpoint.load_best(run_dir, model)
-    report = _final_report(model, prep, cfg, device, amp, run_dir, state)
-    report["train_time_s"] = time.time() - t_start
-    report["step_runner"] = runner.stats()
-    write_json_atomic(run_dir / "report.json", report)
+
+
+def _micro_step(s: Session, batches: list) -> bool:
+    """One micro-batch forward/backward; True when it completed an optimizer step."""
+    state = s.state
+    idx = batches[state.batch_in_epoch]
+    local = distributed.shard(idx, s.ctx)
+    s.runner.micro_step(local, distributed.loss_scale(s.labelled, local, idx, s.ctx))
+    s.tokens_since += int(s.prep.lengths["train"][idx].sum())
+    state.batch_in_epoch += 1
+    s.micro += 1
+    s.accum += 1
+    if s.accum < s.cfg.grad_accum and state.batch_in_epoch < len(batches):
+        return False
+    s.accum = 0
+    s.runner.optimizer_step()
+    s.scheduler.step()
+    state.step += 1
+    return True
+
+
+def _after_step(s: Session, n_batches: int, should_stop: Callable[[], bool]) -> Iterator[dict]:
+    """Log, evaluate, checkpoint and honour a stop request after an optimizer step."""
+    state, cfg, ctx = s.state, s.cfg, s.ctx
+    epoch_done = state.batch_in_epoch >= n_batches
+    if state.step % cfg.log_every == 0 or state.step == s.total or epoch_done:
+        yield _log_event(s, n_batches)
+    due = (state.step % cfg.eval_every == 0) if cfg.eval_every else epoch_done
+    if due or state.step == s.total:
+        if ctx.is_main:
+            yield from _evaluate_during(s)
+            s.model.train()
+        state.early_stopped = distributed.from_main(state.early_stopped, ctx)
+    if cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0 and ctx.is_main:
+        path = checkpoint.save(s.run_dir, s.model, s.optimizer, s.scheduler, state)
+        yield {"event": "checkpoint", "step": state.step, "path": str(path)}
+    if state.early_stopped:
+        return
+    if distributed.agree(should_stop(), ctx):
+        path = checkpoint.save(s.run_dir, s.model, s.optimizer, s.scheduler, state) \
+            if ctx.is_main else None
+        yield {"event": "stopped", "step": state.step, "checkpoint": str(path)}
+        s.stopped = True
+
+
+def _log_event(s: Session, n_batches: int) -> dict:
+    """The log event for the steps since the last one; resets the running sums."""
+    now = time.time()
+    loss_sum = s.runner.loss_sum  # accumulated on device; read only here
+    info = {"event": "log", "step": s.state.step,
+            "epoch": s.state.epoch + s.state.batch_in_epoch / n_batches,
+            "loss": float(distributed.mean(loss_sum, s.ctx)) * s.cfg.grad_accum / max(1, s.micro),
+            "lr": float(s.scheduler.get_last_lr()[0]), "grad_norm": float(s.runner.grad_norm),
+            "tokens_per_s": s.tokens_since / max(now - s.t_log, 1e-9)}
+    loss_sum.zero_()
+    s.tokens_since, s.t_log, s.micro = 0, now, 0
+    return info
+
+
+def finish(s: Session) -> dict:
+    """Final checkpoint, best weights back, report.json, predictions.jsonl and model/; returns
+    the end event."""
     from engine.models import save_model
 
-    save_model(model, prep.tokenizer, run_dir / "model", prep.labels)
-    distributed.finish(ctx)
-    yield {"event": "end", "step": state.step, "best_step": state.best_step,
-           "best_score": state.best_score, "metric": cfg.metric, "step_runner": runner.stats(),
-           "summary": {split: _headline(report[split], cfg) for split in ("dev", "test") if split in report}}
+    folder = RunFolder(s.run_dir)
+    checkpoint.save(s.run_dir, s.model, s.optimizer, s.scheduler, s.state)
+    checkpoint.load_best(s.run_dir, s.model)
+    report = _final_report(s, folder)
+    report["train_time_s"] = time.time() - s.t_start
+    report["step_runner"] = s.runner.stats()
+    folder.write_report(report)
+    save_model(s.model, s.prep.tokenizer, folder.model_dir, s.prep.labels)
+    distributed.finish(s.ctx)
+    return {"event": "end", "step": s.state.step, "best_step": s.state.best_step,
+            "best_score": s.state.best_score, "metric": s.cfg.metric,
+            "step_runner": s.runner.stats(), "summary": summary(report)}
 
 
 def _count(model: torch.nn.Module) -> tuple[int, int]:
@@ -338,81 +407,37 @@ def predict_split(model, prep: Prepared, split: str, device, amp) -> dict:
     return {"gold": gold, "pred": out["pred"], "probs": out["probs"]}
 
 
-def score_split(cfg: RunConfig, pred: dict, labels: list[str], *, full: bool) -> dict:
-    """Metrics for one split's predictions (full adds the token table, confusion and errors)."""
-    from core import metrics
-
-    if cfg.task == "ner":
-        out = {"entities": metrics.entity_report(pred["gold"], pred["pred"])}
-        if full:
-            out["tokens"] = metrics.token_report(pred["gold"], pred["pred"])
-            names, matrix = metrics.tag_confusion(pred["gold"], pred["pred"], labels=labels)
-            out["confusion"] = {"labels": names, "matrix": np.asarray(matrix).tolist()}
-            out["errors"] = metrics.entity_errors(pred["gold"], pred["pred"])["per_type"]
-        return out
-    if cfg.task == "multilabel":
-        return {"classes": metrics.multilabel_report(pred["gold"], pred["pred"], labels=labels)}
-    out = {"classes": metrics.classification_report(pred["gold"], pred["pred"], labels=labels)}
-    if full:
-        names, matrix = metrics.confusion(pred["gold"], pred["pred"], labels=labels)
-        out["confusion"] = {"labels": names, "matrix": np.asarray(matrix).tolist()}
-    return out
-
-
-def metric_value(cfg: RunConfig, scores: dict) -> float:
-    """The run's selection metric (higher is better) from score_split's output."""
-    if cfg.task == "ner":
-        rep = scores["entities"]
-        return float(rep["macro" if cfg.metric == "f1_macro" else "micro"]["f1"])
-    rep = scores["classes"]
-    if cfg.metric == "accuracy":
-        return float(rep.get("accuracy", rep.get("subset_accuracy", 0.0)))
-    return float(rep["macro" if cfg.metric == "f1_macro" else "micro"]["f1"])
-
-
-def _headline(scores: dict, cfg: RunConfig) -> dict:
-    if cfg.task == "ner":
-        rep = scores["entities"]
-        return {"f1_micro": rep["micro"]["f1"], "f1_macro": rep["macro"]["f1"],
-                "per_type_f1": {t: v["f1"] for t, v in rep["per_type"].items()}}
-    rep = scores["classes"]
-    return {"accuracy": rep.get("accuracy", rep.get("subset_accuracy")),
-            "f1_macro": rep["macro"]["f1"], "f1_micro": rep["micro"]["f1"]}
-
-
-def _evaluate_during(model, prep: Prepared, cfg: RunConfig, device, amp, state, run_dir: Path):
+def _evaluate_during(s: Session) -> Iterator[dict]:
+    """Score dev, keep the best weights, count evaluations without improvement."""
+    cfg, state, prep = s.cfg, s.state, s.prep
     if "dev" not in prep.splits:
         return
-    scores = score_split(cfg, predict_split(model, prep, "dev", device, amp), prep.labels, full=False)
-    value = metric_value(cfg, scores)
+    section = score_split(cfg.task, predict_split(s.model, prep, "dev", s.device, s.amp),
+                          prep.labels, full=False)
+    value = metric_value(cfg.task, cfg.metric, section)
     improved = state.best_score is None or value > state.best_score
     if improved:
         state.best_score, state.best_step, state.bad_evals = value, state.step, 0
-        checkpoint.save_best(run_dir, model, state.step)
+        checkpoint.save_best(s.run_dir, s.model, state.step)
     else:
         state.bad_evals += 1
         if cfg.early_stopping_patience and state.bad_evals >= cfg.early_stopping_patience:
             state.early_stopped = True
     yield {"event": "eval", "split": "dev", "step": state.step, "epoch": state.epoch,
-           "metric": cfg.metric, "value": value, "best": improved, **_headline(scores, cfg)}
+           "metric": cfg.metric, "value": value, "best": improved, **headline(cfg.task, section)}
 
 
-def _final_report(model, prep: Prepared, cfg: RunConfig, device, amp, run_dir: Path, state) -> dict:
-    import json
-
-    report = {"task": cfg.task, "labels": prep.labels, "metric": cfg.metric,
-              "best_step": state.best_step, "best_score": state.best_score, "steps": state.step}
-    with open(run_dir / "predictions.jsonl", "w", encoding="utf-8") as f:
-        for split in ("dev", "test"):
-            if split not in prep.splits:
-                continue
-            pred = predict_split(model, prep, split, device, amp)
-            report[split] = score_split(cfg, pred, prep.labels, full=True)
-            for i, ex in enumerate(prep.splits[split]):
-                row = {"split": split, "index": i, "gold": pred["gold"][i], "pred": pred["pred"][i]}
-                if cfg.task == "ner":
-                    row.update(tokens=list(ex.tokens), conf=pred["conf"][i])
-                else:
-                    row.update(text=ex.text, probs=np.round(pred["probs"][i], 4).tolist())
-                f.write(json.dumps(row) + "\n")
+def _final_report(s: Session, folder: RunFolder) -> dict:
+    """report.json's content (core/report.py) for the best weights; writes predictions.jsonl."""
+    cfg, prep, state = s.cfg, s.prep, s.state
+    report = new_report(cfg.task, prep.labels, cfg.metric, best_step=state.best_step,
+                        best_score=state.best_score, steps=state.step)
+    rows: list[dict] = []
+    for split in SPLITS:
+        if split not in prep.splits:
+            continue
+        pred = predict_split(s.model, prep, split, s.device, s.amp)
+        report[split] = score_split(cfg.task, pred, prep.labels, full=True)
+        rows.extend(prediction_rows(cfg.task, split, prep.splits[split], pred))
+    folder.write_predictions(rows)
     return report

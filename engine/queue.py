@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from core.errors import WorkbenchError
-from engine.runfolder import read_status
+from engine.runfolder import RunFolder
 from engine.store import Store
 
 RESUMABLE = ("interrupted", "cancelled", "failed")
@@ -95,7 +95,7 @@ def _wait_while_queued(store: Store, run_id: str, timeout: float = 5.0) -> None:
     """Wait until status.json leaves 'queued' (a scheduler that just claimed the run writes
     'running' and the worker pid a moment later), at most `timeout` seconds."""
     deadline = time.monotonic() + timeout
-    while read_status(store.run_dir(run_id)).get("state") == "queued" and time.monotonic() < deadline:
+    while RunFolder(store.run_dir(run_id)).read_status().get("state") == "queued" and time.monotonic() < deadline:
         time.sleep(0.05)
 
 
@@ -118,14 +118,14 @@ def reconcile(store: Store, *, skip: tuple[str, ...] = ()) -> list[str]:
         if run["id"] in skip:
             continue
         run_dir = Path(run["dir"])
-        status = read_status(run_dir)
+        status = RunFolder(run_dir).read_status()
         if status.get("state") == "queued" and time.time() - status.get("updated_at", 0) < CLAIM_GRACE_S:
             continue  # claimed by a scheduler that is starting its worker right now
         if status.get("state") == "running" and pid_alive(status.get("pid"), WORKER_MARKERS):
             continue
         # the process is gone: read the status again, since a worker writes its final state
         # just before it exits and the first read may predate that
-        status = read_status(run_dir)
+        status = RunFolder(run_dir).read_status()
         if status.get("state") in ("running", "queued"):
             store.set_state(run["id"], "interrupted", pid=None, finished_at=time.time(),
                             error="the worker process ended without finishing; resume to continue")
@@ -160,7 +160,7 @@ class Scheduler:
             return False  # cancelled, or taken by another scheduler, since it was listed
         run_dir = self.store.run_dir(run_id)
         try:
-            with open(run_dir / "worker.log", "ab") as log:
+            with RunFolder(run_dir).open_log() as log:
                 from engine.distributed import launch_command
 
                 proc = subprocess.Popen(launch_command(run_dir, num_devices),
@@ -179,9 +179,9 @@ class Scheduler:
             if code is None:
                 continue
             del self.children[run_id]
-            status = read_status(self.store.run_dir(run_id))
+            status = RunFolder(self.store.run_dir(run_id)).read_status()
             if status.get("state") in ("running", "queued"):  # died without saying so: killed, OOM
-                tail = _log_tail(self.store.run_dir(run_id) / "worker.log")
+                tail = RunFolder(self.store.run_dir(run_id)).log_tail(max_bytes=2000)
                 how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
                 self.store.set_state(run_id, "failed", pid=None, finished_at=time.time(),
                                      error=f"worker {how} without finishing (code {code})\n{tail}")
@@ -190,13 +190,6 @@ class Scheduler:
 
     def running(self) -> int:
         return len(self.children)
-
-
-def _log_tail(path: Path, n: int = 2000) -> str:
-    try:
-        return path.read_bytes()[-n:].decode("utf-8", errors="replace")
-    except OSError:
-        return ""
 
 
 def serve(store: Store, *, poll: float = 1.0, until_idle: bool = False,

@@ -1,8 +1,18 @@
-"""The run folder: the interface between the UI and the worker (see DESIGN.md).
+"""The run folder: the interface between the UI, the CLI and the worker. The one module that
+knows its file names (docs/ARCHITECTURE.md lists every file and key).
+
+    config.json        the run's RunConfig (core.config.config_to_dict), written at creation
+    status.json        state, progress and summary; replaced atomically under a lock
+    metrics.jsonl      one line per loop event (engine/events.py), append-only
+    report.json        final scores (schema: core/report.py), written once at the end
+    predictions.jsonl  one row per dev/test example (schema: core/report.py)
+    worker.log         the worker's stdout/stderr, one progress line per event
+    checkpoints/       step_N/ folders and best.safetensors (engine/checkpoint.py)
+    model/             the trained model as a plain transformers folder (safetensors)
 
 status.json is replaced atomically (temp file + os.replace) so a reader never sees half a
 file; metrics.jsonl is append-only and flushed per line, so a crash loses at most the line
-being written.
+being written; report.json and predictions.jsonl are written through temp files too.
 """
 from __future__ import annotations
 
@@ -12,7 +22,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 try:
     import fcntl
@@ -53,26 +63,159 @@ def read_json(path: Path, default: Any = None) -> Any:
         return default
 
 
-def read_status(run_dir: Path) -> dict:
-    return read_json(Path(run_dir) / "status.json", default={}) or {}
+class RunFolder:
+    """One run's folder: a path for every file of the contract, and its readers and writers."""
 
+    CONFIG = "config.json"
+    STATUS = "status.json"
+    METRICS = "metrics.jsonl"
+    REPORT = "report.json"
+    PREDICTIONS = "predictions.jsonl"
+    LOG = "worker.log"
+    CHECKPOINTS = "checkpoints"
+    MODEL = "model"
+    _LOCK = ".status.lock"
 
-def update_status(run_dir: Path, **fields: Any) -> dict:
-    """Merge `fields` into status.json (atomically) and stamp updated_at; returns the new status.
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
 
-    The read-merge-write holds a lock on the run folder: the worker and the scheduler both
-    update status.json, and without the lock one could write back a stale copy and erase
-    the other's change (e.g. a final state).
-    """
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise FileNotFoundError(f"run folder {run_dir} does not exist")
-    with _locked(run_dir / ".status.lock"):
-        status = read_status(run_dir)
-        status.update(fields)
-        status["updated_at"] = time.time()
-        write_json_atomic(run_dir / "status.json", status, durable=False)
-    return status
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
+
+    # ---- paths ------------------------------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        return self.path / self.CONFIG
+
+    @property
+    def status_path(self) -> Path:
+        return self.path / self.STATUS
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / self.METRICS
+
+    @property
+    def report_path(self) -> Path:
+        return self.path / self.REPORT
+
+    @property
+    def predictions_path(self) -> Path:
+        return self.path / self.PREDICTIONS
+
+    @property
+    def log_path(self) -> Path:
+        return self.path / self.LOG
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / self.CHECKPOINTS
+
+    @property
+    def model_dir(self) -> Path:
+        return self.path / self.MODEL
+
+    # ---- config.json ------------------------------------------------------------------
+    def read_config(self) -> dict | None:
+        """The run's config as written, or None when missing, unreadable or not an object."""
+        raw = read_json(self.config_path)
+        return raw if isinstance(raw, dict) else None
+
+    def write_config(self, config: dict) -> None:
+        write_json_atomic(self.config_path, config)
+
+    # ---- status.json ------------------------------------------------------------------
+    def read_status(self) -> dict:
+        return read_json(self.status_path, default={}) or {}
+
+    def update_status(self, **fields: Any) -> dict:
+        """Merge `fields` into status.json (atomically) and stamp updated_at; returns it.
+
+        The read-merge-write holds a lock on the run folder: the worker and the scheduler
+        both update status.json, and without the lock one could write back a stale copy and
+        erase the other's change (e.g. a final state).
+        """
+        if not self.path.is_dir():
+            raise FileNotFoundError(f"run folder {self.path} does not exist")
+        with _locked(self.path / self._LOCK):
+            status = self.read_status()
+            status.update(fields)
+            status["updated_at"] = time.time()
+            write_json_atomic(self.status_path, status, durable=False)
+        return status
+
+    # ---- metrics.jsonl ----------------------------------------------------------------
+    def append_metrics(self, record: dict) -> None:
+        """Append one JSON line to metrics.jsonl and flush it to disk."""
+        with open(self.metrics_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record, default=_jsonable) + "\n")
+            f.flush()
+
+    def read_metrics(self) -> list[dict]:
+        """Every complete line of metrics.jsonl (a torn last line is skipped)."""
+        return list(iter_jsonl(self.metrics_path))
+
+    def truncate_metrics(self, step: int) -> None:
+        """Drop metrics lines past `step` (written after the checkpoint a resume starts from)."""
+        if not self.metrics_path.exists():
+            return
+        kept = []
+        for line in self.metrics_path.read_text(encoding="utf-8").splitlines():
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if rec.get("step", 0) <= step:
+                kept.append(line)
+        tmp = self.metrics_path.with_suffix(".tmp")
+        tmp.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
+        os.replace(tmp, self.metrics_path)
+
+    # ---- report.json and predictions.jsonl ----------------------------------------------
+    def read_report(self) -> dict | None:
+        """report.json, or None when missing, unreadable or not an object."""
+        raw = read_json(self.report_path)
+        return raw if isinstance(raw, dict) else None
+
+    def write_report(self, report: dict) -> None:
+        write_json_atomic(self.report_path, report)
+
+    def write_predictions(self, rows: Iterable[dict]) -> None:
+        """predictions.jsonl from `rows`, through a temp file: readers see all rows or the old file."""
+        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=f".{self.PREDICTIONS}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                for row in rows:
+                    f.write(json.dumps(row, default=_jsonable) + "\n")
+            os.replace(tmp, self.predictions_path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def read_predictions(self, split: str | None = None) -> list[dict]:
+        rows = iter_jsonl(self.predictions_path)
+        return [r for r in rows if split is None or r.get("split") == split]
+
+    # ---- model/ and worker.log ------------------------------------------------------------
+    def has_model(self) -> bool:
+        """Whether model/ holds a saved model (its config.json is written last but one)."""
+        return (self.model_dir / "config.json").is_file()
+
+    def open_log(self):
+        """worker.log opened for appending bytes (the scheduler points the worker's output here)."""
+        return open(self.log_path, "ab")
+
+    def log_tail(self, lines: int = 60, max_bytes: int = 64 * 1024) -> str:
+        """The last `lines` lines of worker.log (within its last max_bytes); '' when none."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(0, 2)
+                size = f.tell()
+                f.seek(max(0, size - max_bytes))
+                data = f.read()
+        except OSError:
+            return ""
+        return "\n".join(data.decode("utf-8", errors="replace").splitlines()[-lines:])
 
 
 @contextmanager
@@ -89,19 +232,8 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
-def append_metrics(run_dir: Path, record: dict) -> None:
-    """Append one JSON line to metrics.jsonl and flush it to disk."""
-    with open(Path(run_dir) / "metrics.jsonl", "a", encoding="utf-8") as f:
-        f.write(json.dumps(record, default=_jsonable) + "\n")
-        f.flush()
-
-
-def read_metrics(run_dir: Path) -> list[dict]:
-    """Every complete line of metrics.jsonl (a torn last line is skipped)."""
-    return list(iter_jsonl(Path(run_dir) / "metrics.jsonl"))
-
-
 def iter_jsonl(path: Path) -> Iterator[dict]:
+    """The parsed lines of a JSON-lines file; unreadable lines skipped, nothing when missing."""
     try:
         with open(path, encoding="utf-8") as f:
             for line in f:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 from core.errors import DataError, WorkbenchError
-from engine.runfolder import FINAL_STATES, read_json, read_status, update_status, write_json_atomic
+from engine.runfolder import FINAL_STATES, RunFolder
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -55,15 +55,20 @@ def safe_id(ident: str) -> str:
 
 
 class Store:
-    """Runs under root/runs/<id>/, datasets under root/data/<id>/, index in root/workbench.db."""
+    """Runs under root/runs/<id>/, datasets under root/data/<id>/, index in root/workbench.db.
+
+    The layout is this class's: other modules ask it (run_dir, containing), never rebuild it.
+    """
+
+    RUNS, DATA, INDEX = "runs", "data", "workbench.db"
 
     def __init__(self, root: Path):
         self.root = Path(root)
-        self.runs_dir = self.root / "runs"
-        self.data_dir = self.root / "data"
+        self.runs_dir = self.root / self.RUNS
+        self.data_dir = self.root / self.DATA
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.db_path = self.root / "workbench.db"
+        self.db_path = self.root / self.INDEX
         self._local = threading.local()  # one sqlite connection per thread
         with self._db() as db:
             db.executescript(SCHEMA)
@@ -96,6 +101,16 @@ class Store:
             db.close()
             self._local.db = None
 
+    @classmethod
+    def containing(cls, run_dir: Path) -> "Store | None":
+        """The store whose runs/ holds `run_dir`, or None for a folder outside any store
+        (`train --run-dir`); never creates a store."""
+        run_dir = Path(run_dir).resolve()
+        root = run_dir.parent.parent
+        if run_dir.parent.name != cls.RUNS or not (root / cls.INDEX).is_file():
+            return None
+        return cls(root)
+
     # ---- runs -------------------------------------------------------------------------
     def run_dir(self, run_id: str) -> Path:
         return self.runs_dir / safe_id(run_id)
@@ -116,9 +131,10 @@ class Store:
         else:
             raise WorkbenchError(f"could not create a new run folder under {self.runs_dir}")
         created = time.time()
-        write_json_atomic(run_dir / "config.json", config)
-        update_status(run_dir, **{"state": state, "step": 0, "total_steps": None,
-                                  "created_at": created, **status})
+        folder = RunFolder(run_dir)
+        folder.write_config(config)
+        folder.update_status(**{"state": state, "step": 0, "total_steps": None,
+                                "created_at": created, **status})
         with self._db() as db:
             db.execute("INSERT INTO runs(id, name, task, state, created_at, num_devices) VALUES(?,?,?,?,?,?)",
                        (run_id, config.get("name") or "", config.get("task", "ner"), state, created,
@@ -133,7 +149,7 @@ class Store:
                 db.execute("UPDATE runs SET resume=? WHERE id=?", (int(resume), run_id))
         if not found:  # never write a status.json (and so a folder) for an unknown id
             raise NotFound(f"no run {run_id!r} in {self.root}")
-        update_status(self.run_dir(run_id), state=state, **fields)
+        RunFolder(self.run_dir(run_id)).update_status(state=state, **fields)
 
     def claim(self, run_id: str, state: str, new_state: str) -> bool:
         """Move the run from `state` to `new_state` in the index only if it is in `state` now.
@@ -147,7 +163,7 @@ class Store:
 
     def sync_state(self, run_id: str) -> str:
         """Copy the state in status.json (written by the worker) into the index."""
-        state = read_status(self.run_dir(run_id)).get("state", "failed")
+        state = RunFolder(self.run_dir(run_id)).read_status().get("state", "failed")
         with self._db() as db:
             db.execute("UPDATE runs SET state=? WHERE id=?", (state, run_id))
         return state
@@ -195,7 +211,7 @@ class Store:
         return rows
 
     def _merge(self, row: dict) -> dict:
-        status = read_status(self.run_dir(row["id"]))
+        status = RunFolder(self.run_dir(row["id"])).read_status()
         row["status"] = status
         row["state"] = status.get("state", row["state"])
         row["dir"] = str(self.run_dir(row["id"]))
@@ -211,7 +227,7 @@ class Store:
             db.execute("DELETE FROM runs WHERE id=?", (run_id,))
 
     def config(self, run_id: str) -> dict:
-        return read_json(self.run_dir(run_id) / "config.json", default={}) or {}
+        return RunFolder(self.run_dir(run_id)).read_config() or {}
 
     # ---- datasets ---------------------------------------------------------------------
     def add_dataset(self, name: str, task: str, splits: dict[str, list], *,

@@ -22,12 +22,12 @@ from core import stats
 from core.augment import AugmentResult, augment
 from core.demo import DEMOS, make_demo
 from core.errors import ConfigError, DataError, WorkbenchError
-from core.formats import FORMATS, TABLE_FORMATS, detect_format, read_any
+from core.formats import FORMATS, TABLE_FORMATS
 from core.records import TokenExample
 from core.schemes import (Diagnostic, Fix, apply_fix, describe_scheme, detect_scheme, diagnose,
                           fixes, summarize_diagnostics)
 from core.spans import SCHEMES, split_tag, to_spans
-from core.splits import split_classification, split_ner
+from engine.data import check_records, read_records, reader_task, resolve_format, split_records
 from engine.store import Store
 from pages.common import get_store, show_error, type_colour, type_colours
 
@@ -66,48 +66,19 @@ class Working:
 
 # ---- loading (no streamlit below until the page section) -----------------------------------
 
-def reader_task(task: str) -> str:
-    """The record kind core.formats reads for a RunConfig task."""
-    return "ner" if task == "ner" else "classification"
-
-
 def parse_file(data: bytes, name: str, *, task: str, fmt: str = "auto",
                text_column: str = "text", label_column: str = "label",
                label_delimiter: str = "|") -> list:
-    """Records of one uploaded file; DataError / ConfigError a user can act on."""
+    """Records of one uploaded file, read and checked exactly as training reads a path
+    (engine.data.read_records and check_records); DataError / ConfigError a user can act on."""
     if len(data) > MAX_UPLOAD_BYTES:
         raise DataError(f"the file is {len(data) / 2**20:.0f} MB; the upload limit is "
                         f"{MAX_UPLOAD_MB} MB (split it, or train from a path with the command line)",
                         source=name)
-    fmt = resolve_format(data, name, fmt, task, text_column=text_column)
-    opts: dict = {}
-    if fmt in TABLE_FORMATS:
-        opts = dict(text_column=text_column, label_column=label_column,
-                    multi_label=task == "multilabel", label_delimiter=label_delimiter)
-    records = read_any(data, name, fmt=fmt, task=reader_task(task), **opts)
-    _check_records(records, task, name)
+    records = read_records(data, name, task=task, fmt=fmt, text_column=text_column,
+                           label_column=label_column, label_delimiter=label_delimiter)
+    check_records(records, task, source=name)
     return records
-
-
-def _check_records(records: list, task: str, name: str) -> None:
-    """DataError for multi-label rows in single-label data (read_any checks the record kind)."""
-    if task == "classification":
-        for ex in records:
-            if len(ex.labels) != 1:
-                raise DataError("a text with other than one label in single-label data",
-                                source=name, line=ex.line or None, expected="one label",
-                                found=f"{len(ex.labels)} labels; choose the multi-label task")
-
-
-def resolve_format(data: bytes, name: str, fmt: str, task: str, *,
-                   text_column: str = "text") -> str:
-    """The format to read: `fmt` unless 'auto'; a .tsv file is a table for classification
-    (core.formats would call it CoNLL unless its header names `text_column`)."""
-    if fmt != "auto":
-        return fmt
-    if task != "ner" and name.lower().endswith(".tsv"):
-        return "tsv"
-    return detect_format(name, data, text_column=text_column)
 
 
 def table_columns(data: bytes, name: str, fmt: str = "auto",
@@ -127,17 +98,6 @@ def table_columns(data: bytes, name: str, fmt: str = "auto",
         return None
 
 
-def split_examples(examples: list, task: str, *, dev: float, test: float,
-                   seed: int) -> dict[str, list]:
-    """train/dev/test from one list of examples (documents kept whole for NER)."""
-    fractions = (round(1.0 - dev - test, 6), dev, test)
-    if fractions[0] <= 0:
-        raise ConfigError(f"fractions: dev ({dev}) and test ({test}) leave nothing for train")
-    if task == "ner":
-        return split_ner(examples, fractions=fractions, seed=seed)
-    return split_classification(examples, fractions=fractions, seed=seed)
-
-
 def load_upload(files: dict[str, tuple[str, bytes]], *, task: str, fmt: str = "auto",
                 text_column: str = "text", label_column: str = "label",
                 label_delimiter: str = "|", split: tuple[float, float, int] | None = None,
@@ -151,7 +111,7 @@ def load_upload(files: dict[str, tuple[str, bytes]], *, task: str, fmt: str = "a
               for name, (fname, data) in files.items()}
     if split is not None and set(parsed) == {"train"}:
         dev, test, seed = split
-        parsed = split_examples(parsed["train"], task, dev=dev, test=test, seed=seed)
+        parsed = split_records(parsed["train"], task, dev=dev, test=test, seed=seed)
     splits = {name: parsed[name] for name in SPLITS if parsed.get(name)}
     train_name, train_bytes = files["train"]
     digest = hashlib.sha256(b"".join(d for _, d in files.values())).hexdigest()[:16]

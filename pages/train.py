@@ -8,7 +8,6 @@ coming back (which drops widget state) keeps the settings.
 """
 from __future__ import annotations
 
-import math
 import tomllib
 import typing
 from pathlib import Path
@@ -20,12 +19,14 @@ import streamlit as st
 
 from core.config import (ADAPTERS, ALIGNMENTS, FIELD_GROUPS, FIELD_HELP, FORMATS, METRICS,
                          PRECISIONS, TASKS, RunConfig, config_from_dict, config_to_dict,
-                         from_toml, schedule_params, to_toml, validate, validate_names)
+                         from_toml, schedule_params, to_toml, total_steps, validate,
+                         validate_names)
 from core.demo import DEMOS, make_demo
 from core.errors import ConfigError, WorkbenchError
 from core.schedules import SCHEDULES, lr_curve
 from core.spans import SCHEMES
 from engine import queue
+from engine.data import DEV_FRACTION, REF_FIELDS, check_references, load_config_file, read_file
 from engine.store import Store
 from pages.common import get_store, show_error
 
@@ -39,7 +40,6 @@ GROUP_TITLES = {"data": "Data", "model": "Model and adapter", "loss": "Loss",
                 "augmentation": "Augmentation"}
 LIVE_GROUPS = ("data", "optimizer")  # drawn outside the form: they drive the LR curve
 FORM_GROUPS = ("model", "loss", "regularisation", "evaluation", "hardware", "augmentation")
-REF_FIELDS = ("train", "dev", "test")
 PATH = "path"  # selector choice: a file path or any other reference typed by hand
 NONE = "none"
 # Float widgets: (display format, step of the +/- buttons).
@@ -79,13 +79,9 @@ def demo_of_task(task: str) -> str:
 # ---- presets -------------------------------------------------------------------------------
 
 def load_preset_file(path: Path) -> dict:
-    """A preset TOML as a config dict, data paths made relative to the file absolute."""
-    cfg = from_toml(path.read_text(encoding="utf-8"))
-    for key in REF_FIELDS:
-        ref = getattr(cfg, key)
-        if ref and ":" not in ref and not Path(ref).is_absolute():
-            setattr(cfg, key, str((path.parent / ref).resolve()))
-    return config_to_dict(cfg)
+    """A preset TOML as a config dict, read by the CLI's loader (engine.data.load_config_file:
+    data paths relative to the file, validated), so a preset loads as `train --config` does."""
+    return config_to_dict(load_config_file(path))
 
 
 def smoke_preset() -> dict:
@@ -191,46 +187,8 @@ def build_config(state: dict, store: Store) -> RunConfig:
     cfg = config_from_dict(config_from_state(state))
     validate(cfg)
     validate_names(cfg)
-    check_references(cfg, store)
+    check_references(cfg, store)  # the worker's check too: exist, suit the task, made absolute
     return cfg
-
-
-def check_references(cfg: RunConfig, store: Store) -> None:
-    """Data references that exist and suit the task; relative paths made absolute (in place)."""
-    datasets = {d["id"]: d for d in store.list_datasets()}
-    for key in REF_FIELDS:
-        ref = getattr(cfg, key)
-        if not ref:
-            continue
-        if ref.startswith("demo:"):
-            name = ref.split(":", 1)[1]
-            try:
-                _demo_sizes(name)
-            except WorkbenchError as exc:
-                raise ConfigError(f"{key}: {exc}") from None
-            _check_task(key, ref, DEMOS.get(name, {}).get("task"), cfg.task)
-        elif ref.startswith("dataset:"):
-            ds_id = ref.split(":", 1)[1]
-            if ds_id not in datasets:
-                raise ConfigError(f"{key}: no stored dataset {ds_id!r}; save one on the Data "
-                                  f"page or pick another")
-            _check_task(key, ref, datasets[ds_id]["task"], cfg.task)
-        else:
-            path = Path(ref).expanduser().resolve()
-            if not path.is_file():
-                raise ConfigError(f"{key}: no file {str(path)!r}; give an existing file path, "
-                                  f"'dataset:<id>' or 'demo:<name>'")
-            setattr(cfg, key, str(path))
-
-
-def _check_task(key: str, ref: str, data_task: str | None, task: str) -> None:
-    """ConfigError when the data of `ref` cannot serve `task`."""
-    if data_task is None:
-        return
-    ok = data_task == task or (task == "multilabel" and data_task == "classification")
-    if not ok:
-        raise ConfigError(f"{key}: {ref} holds {data_task} data, but task is {task!r}; pick "
-                          f"matching data or change the task")
 
 
 # ---- step estimate and LR curve --------------------------------------------------------------
@@ -242,8 +200,6 @@ def _demo_sizes(name: str) -> dict[str, int]:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _file_size(path: str, mtime: float, task: str, fmt: str) -> int:  # noqa: ARG001 - mtime: cache key
-    from engine.data import read_file
-
     cfg = RunConfig(task=task, format=fmt)
     return len(read_file(path, task=task, cfg=cfg))
 
@@ -268,21 +224,19 @@ def split_sizes(ref: str, store: Store, task: str, fmt: str) -> dict[str, int] |
 
 
 def estimate_steps(cfg: dict, sizes: dict[str, int] | None) -> tuple[int, int, str]:
-    """(total optimiser steps, training examples, how the count was found), as engine.loop counts."""
+    """(total optimiser steps, training examples, how the count was found): the loop's count
+    (core.config.total_steps) over the examples left after engine.data carves dev."""
     if sizes is None:
         n, how = ASSUMED_EXAMPLES, f"size unknown: assuming {ASSUMED_EXAMPLES} training examples"
     else:
         n = sizes.get("train", 0)
         how = f"{n} training examples"
         if not cfg.get("dev") and not sizes.get("dev"):
-            n = int(n * 0.9)
-            how += " less 10% held out as dev"
+            n = int(n * (1 - DEV_FRACTION))
+            how += f" less {DEV_FRACTION:.0%} held out as dev"
     if cfg.get("max_train_examples"):
         n = min(n, cfg["max_train_examples"])
-    batches = math.ceil(max(n, 1) / max(1, cfg["batch_size"]))
-    per_epoch = max(1, math.ceil(batches / max(1, cfg["grad_accum"])))
-    total = cfg.get("max_steps") or per_epoch * max(1, cfg["epochs"])
-    return total, n, how
+    return total_steps(n, cfg), n, how
 
 
 def curve_frame(cfg: dict, total: int) -> pl.DataFrame:

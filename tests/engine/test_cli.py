@@ -18,7 +18,7 @@ from seqeval.scheme import IOB2
 
 from core.config import config_from_dict, to_toml
 from engine.queue import pid_alive
-from engine.runfolder import read_json, read_status
+from engine.runfolder import RunFolder, read_json
 from tests.engine.runs import REPO, env_for, kill_quietly, make_run_config, wait_for
 
 ENGINE = [sys.executable, "-m", "engine"]
@@ -155,7 +155,7 @@ def submitted(queue_home, train_config):
     # waits behind the other (one slot) and is cancelled before that one can finish
     subs = engine_many({"a": ["queue", "submit", train_config], "b": ["queue", "submit", train_config]}, env)
     ids = sorted((s.stdout.strip() for s in subs.values()),
-                 key=lambda i: read_status(home / "runs" / i).get("created_at", 0) if i else 0)
+                 key=lambda i: RunFolder(home / "runs" / i).read_status().get("created_at", 0) if i else 0)
     cancel = engine("queue", "cancel", ids[1], env=env)
     listing = engine("queue", "list", env=env)
     return {"first": subs["a"], "second": subs["b"], "cancel": cancel, "list": listing, "ids": tuple(ids)}
@@ -341,7 +341,7 @@ def test_train_runs_in_the_foreground_and_prints_the_report(background_train):
         header, *rows = section.splitlines()
         assert header.split() == ["precision", "recall", "f1-score", "support"]
         assert {row.split()[0] for row in rows[:2]} <= {"LOC", "PER"}
-    assert read_status(run_dir)["state"] == "completed"
+    assert RunFolder(run_dir).read_status()["state"] == "completed"
     report = read_json(run_dir / "report.json")
     assert f"{report['test']['entities']['micro']['f1']:.3f}" in stdout.split("== test", 1)[1]
 
@@ -363,13 +363,13 @@ def test_queue_submit_list_cancel(submitted, queue_home):
     assert daemon and pid_alive(daemon, "queue")
 
     run_dir = home / "runs" / first_id
-    wait_for(lambda: read_status(run_dir).get("state") in ("completed", "failed"), 300,
+    wait_for(lambda: RunFolder(run_dir).read_status().get("state") in ("completed", "failed"), 300,
              interval=0.5, what="the queued run to finish")
-    status = read_status(run_dir)
+    status = RunFolder(run_dir).read_status()
     assert status["state"] == "completed", status.get("error")
     assert "start:" in (run_dir / "worker.log").read_text()
     assert (run_dir / "report.json").is_file()
-    assert read_status(home / "runs" / second_id)["state"] == "cancelled"
+    assert RunFolder(home / "runs" / second_id).read_status()["state"] == "cancelled"
     assert not (home / "runs" / second_id / "worker.log").exists()
     wait_for(lambda: "completed" in engine("queue", "list", env=env).stdout, 30, interval=1,
              what="queue list to show the finished run")

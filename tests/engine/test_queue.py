@@ -26,7 +26,7 @@ import pytest
 
 from core.config import config_from_dict, config_to_dict
 from engine import checkpoint, queue
-from engine.runfolder import read_json, read_metrics, read_status
+from engine.runfolder import RunFolder, read_json
 from engine.store import Store
 from tests.engine.runs import NER_LABELS, kill_quietly, make_run_config, start_worker
 
@@ -48,7 +48,7 @@ class Lab:
 
 
 def _status(store: Store, run_id: str) -> dict:
-    return read_status(store.run_dir(run_id))
+    return RunFolder(store.run_dir(run_id)).read_status()
 
 
 def _start_direct(lab: Lab, store: Store, run_id: str):
@@ -147,7 +147,7 @@ def _watch_term(lab: Lab, b: Store) -> None:
         lab.seen["term_first"] = {
             "rc": proc.returncode, "status": _status(b, lab.term),
             "checkpoints": sorted(p.name for p in (run_dir / "checkpoints").glob("step_*")),
-            "events": [m["event"] for m in read_metrics(run_dir)],
+            "events": [m["event"] for m in RunFolder(run_dir).read_metrics()],
             "has_report": (run_dir / "report.json").exists()}
         queue.resume(b, lab.term)
         lab.seen["term_resumed_state"] = b.get_run(lab.term)["state"]
@@ -192,7 +192,7 @@ def _all_done(lab: Lab, a: Store, b: Store) -> bool:
 def test_worker_writes_the_full_run_folder(lab):
     store, r1 = lab.a, lab.r[0]
     run_dir = store.run_dir(r1)
-    status = read_status(run_dir)
+    status = RunFolder(run_dir).read_status()
     assert status["state"] == "completed" and status["pid"] is None and status["error"] is None
     assert status["step"] == status["total_steps"] == 18
     assert store.get_run(r1)["state"] == "completed"
@@ -245,7 +245,7 @@ def test_classification_run_reports_classes(lab):
 # ---- queue -------------------------------------------------------------------------------------
 
 def test_one_slot_runs_one_at_a_time_in_submission_order(lab):
-    r1, r2, _, r4 = (read_status(lab.a.run_dir(r)) for r in lab.r)
+    r1, r2, _, r4 = (RunFolder(lab.a.run_dir(r)).read_status() for r in lab.r)
     assert r1["state"] == "completed" and r4["state"] == "completed"
     assert r1["started_at"] < r1["finished_at"] <= r2["started_at"] < r2["finished_at"] <= r4["started_at"]
 
@@ -253,7 +253,7 @@ def test_one_slot_runs_one_at_a_time_in_submission_order(lab):
 def test_cancel_of_a_queued_run_never_starts_it(lab):
     r3 = lab.r[2]
     assert lab.seen["cancel_r3"] == {"answer": "cancelled", "state": "cancelled"}
-    status = read_status(lab.a.run_dir(r3))
+    status = RunFolder(lab.a.run_dir(r3)).read_status()
     assert status["state"] == "cancelled"
     assert "started_at" not in status and not status.get("pid")
     assert not (lab.a.run_dir(r3) / "worker.log").exists()
@@ -261,7 +261,7 @@ def test_cancel_of_a_queued_run_never_starts_it(lab):
 
 
 def test_worker_killed_under_the_scheduler_fails_with_the_log_tail(lab):
-    status = read_status(lab.a.run_dir(lab.r[1]))
+    status = RunFolder(lab.a.run_dir(lab.r[1])).read_status()
     assert status["state"] == "failed" and status["pid"] is None
     assert "killed by signal 9" in status["error"]
     assert "start:" in status["error"]  # the tail of worker.log
@@ -305,8 +305,8 @@ def test_config_error_fails_with_an_actionable_message(lab):
 def test_resumed_run_equals_the_uninterrupted_one(lab, which):
     store, run_id = lab.b, getattr(lab, which)
     run_dir = store.run_dir(run_id)
-    assert read_status(run_dir)["state"] == "completed"
-    events = read_metrics(run_dir)
+    assert RunFolder(run_dir).read_status()["state"] == "completed"
+    events = RunFolder(run_dir).read_metrics()
     assert "resume" in [e["event"] for e in events]
     # lines written after the checkpoint by the first attempt were dropped: each step once
     assert [e["step"] for e in events if e["event"] == "log"] == list(range(1, 19))
@@ -323,7 +323,7 @@ def test_resumed_run_equals_the_uninterrupted_one(lab, which):
     ref_preds = [json.loads(line)["pred"] for line in (ref_dir / "predictions.jsonl").read_text().splitlines()]
     assert preds == ref_preds
     losses = [e["loss"] for e in events if e["event"] == "log"]
-    ref_losses = [e["loss"] for e in read_metrics(ref_dir) if e["event"] == "log"]
+    ref_losses = [e["loss"] for e in RunFolder(ref_dir).read_metrics() if e["event"] == "log"]
     assert losses == pytest.approx(ref_losses, rel=1e-5)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from core.errors import DataError, WorkbenchError
 from core.records import TextExample, TokenExample
-from engine.runfolder import read_metrics, read_status, append_metrics, update_status
+from engine.runfolder import RunFolder
 from engine.store import NotFound, Store, sanitise
 
 
@@ -38,7 +38,7 @@ def test_create_get_list_set_state(store):
     assert run["state"] == "queued" and run["task"] == "ner" and run["name"] == "first"
     assert (store.runs_dir / a / "config.json").is_file()
     assert json.loads((store.runs_dir / a / "config.json").read_text())["name"] == "first"
-    assert read_status(store.run_dir(b))["pid"] == 123
+    assert RunFolder(store.run_dir(b)).read_status()["pid"] == 123
     assert [r["id"] for r in store.list_runs()] == [b, a]  # newest first
     assert [r["id"] for r in store.list_runs(states=("queued",))] == [a]
     assert [r["id"] for r in store.queued()] == [a]
@@ -53,7 +53,7 @@ def test_create_get_list_set_state(store):
 def test_status_json_wins_over_the_index_and_sync_copies_it(store):
     run_id = store.create_run(config())
     store.set_state(run_id, "running", pid=1)
-    update_status(store.run_dir(run_id), state="completed")  # what the worker writes
+    RunFolder(store.run_dir(run_id)).update_status(state="completed")  # what the worker writes
     assert store.get_run(run_id)["state"] == "completed"
     assert store.indexed_runs("running")[0]["id"] == run_id  # the index lags
     assert store.list_runs(states=("running",)) == []  # filters follow status.json
@@ -198,35 +198,35 @@ def test_sanitise(name, expected):
 # ---- run folder files --------------------------------------------------------------------------
 
 def test_metrics_skip_a_torn_last_line(tmp_path):
-    append_metrics(tmp_path, {"event": "log", "step": 1})
+    RunFolder(tmp_path).append_metrics({"event": "log", "step": 1})
     with open(tmp_path / "metrics.jsonl", "a", encoding="utf-8") as f:
         f.write('{"event": "log", "st')  # a worker killed mid-write
-    assert read_metrics(tmp_path) == [{"event": "log", "step": 1}]
+    assert RunFolder(tmp_path).read_metrics() == [{"event": "log", "step": 1}]
 
 
 def test_update_status_merges_under_concurrent_writers(tmp_path):
-    update_status(tmp_path, state="running")
+    RunFolder(tmp_path).update_status(state="running")
 
     def write(key):
         for i in range(30):
-            update_status(tmp_path, **{key: i})
+            RunFolder(tmp_path).update_status(**{key: i})
 
     threads = [threading.Thread(target=write, args=(k,)) for k in ("a", "b", "c")]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    status = read_status(tmp_path)
+    status = RunFolder(tmp_path).read_status()
     assert (status["a"], status["b"], status["c"], status["state"]) == (29, 29, 29, "running")
 
 
 def test_state_filter_follows_status_json_when_the_index_lags(tmp_path):
-    from engine.runfolder import update_status
+    from engine.runfolder import RunFolder
     from engine.store import Store
 
     store = Store(tmp_path)
     run_id = store.create_run({"task": "ner", "name": "lagging"}, state="running")
-    update_status(store.run_dir(run_id), state="completed")  # the worker's word; index not synced
+    RunFolder(store.run_dir(run_id)).update_status(state="completed")  # the worker's word; index not synced
     assert [r["id"] for r in store.list_runs(states=("completed",))] == [run_id]
     assert store.list_runs(states=("running",)) == []
     assert [r["id"] for r in store.list_runs(states=("completed",), limit=1)] == [run_id]

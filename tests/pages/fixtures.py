@@ -16,7 +16,7 @@ from core import metrics
 from core.config import RunConfig, config_to_dict
 from core.spans import to_spans
 from engine import queue
-from engine.runfolder import append_metrics, write_json_atomic
+from engine.runfolder import RunFolder, write_json_atomic
 from engine.store import Store
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
@@ -225,7 +225,7 @@ def _write_metrics(run_dir: Path, *, task: str, total: int, upto: int, epochs: i
     """start, log every 10 steps, eval at each epoch end, checkpoint after each eval; returns
     the last dev score."""
     rng = random.Random(seed)
-    append_metrics(run_dir, {"time": t0, "event": "start", "step": 0, "total_steps": total,
+    RunFolder(run_dir).append_metrics({"time": t0, "event": "start", "step": 0, "total_steps": total,
                              "epochs": epochs, "labels": NER_LABELS if task == "ner" else INTENTS,
                              "train_examples": 800, "dev_examples": 40, "test_examples": 40,
                              "device": "cpu", "precision": "fp32"})
@@ -234,7 +234,7 @@ def _write_metrics(run_dir: Path, *, task: str, total: int, upto: int, epochs: i
         warm = max(1, total // 10)
         lr = 1e-4 * (step / warm if step < warm else (total - step) / (total - warm))
         loss = 2.2 * math.exp(-step / (total / 4)) + 0.08 + rng.uniform(-0.03, 0.03)
-        append_metrics(run_dir, {"time": t0 + step * 0.5, "event": "log", "step": step,
+        RunFolder(run_dir).append_metrics({"time": t0 + step * 0.5, "event": "log", "step": step,
                                  "epoch": step / per_epoch, "loss": loss, "lr": lr,
                                  "grad_norm": rng.uniform(0.5, 3.0),
                                  "tokens_per_s": rng.uniform(1400, 1600)})
@@ -256,8 +256,8 @@ def _write_metrics(run_dir: Path, *, task: str, total: int, upto: int, epochs: i
             rec["best"] = best is None or value > best
             best = value if rec["best"] else best
             last = value
-            append_metrics(run_dir, rec)
-            append_metrics(run_dir, {"time": rec["time"] + 0.1, "event": "checkpoint", "step": step,
+            RunFolder(run_dir).append_metrics(rec)
+            RunFolder(run_dir).append_metrics({"time": rec["time"] + 0.1, "event": "checkpoint", "step": step,
                                      "path": str(run_dir / "checkpoints" / f"step_{step}")})
     return last
 
@@ -318,7 +318,7 @@ def make_run(store: Store, *, name: str = "ner-demo", task: str = "ner", state: 
                 "train_time_s": upto * 0.5 + 5, **reports})
             with open(run_dir / "predictions.jsonl", "w", encoding="utf-8") as f:
                 f.writelines(json.dumps(r) + "\n" for r in rows)
-            append_metrics(run_dir, {"time": now, "event": "end", "step": total, "best_step": total,
+            RunFolder(run_dir).append_metrics({"time": now, "event": "end", "step": total, "best_step": total,
                                      "best_score": summary["dev"][metric], "metric": metric,
                                      "summary": summary})
     store.set_state(run_id, state, **status)

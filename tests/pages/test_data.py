@@ -198,3 +198,63 @@ def test_table_upload_offers_its_columns(home):
     working = at.session_state["data.working"]
     assert [(ex.text, ex.labels) for ex in working.splits["train"]] == [
         ("hello there", ("greet",)), ("bye now", ("leave",)), ("hi", ("greet",))]
+
+
+# ---- one reader: an upload parses as the same file does as a training path ----------------------
+
+INTENTS_TSV = b"sentence\tintent\nhello there\tgreet\nbye now\tleave\n"  # no 'text' column
+
+
+def test_classification_tsv_without_a_text_column_is_a_table(tmp_path):
+    """The .tsv case the engine used to read differently (as CoNLL): the page and a training
+    path both read a table and name the missing column at line 1."""
+    from core.config import RunConfig
+    from engine.data import read_file
+
+    message = r"intents.tsv, line 1: column 'text' not found"
+    with pytest.raises(DataError, match=message):
+        page.parse_file(INTENTS_TSV, "intents.tsv", task="classification")
+    path = tmp_path / "intents.tsv"
+    path.write_bytes(INTENTS_TSV)
+    with pytest.raises(DataError, match=message):
+        read_file(path, task="classification", cfg=RunConfig(task="classification"))
+    got = page.parse_file(INTENTS_TSV, "intents.tsv", task="classification",
+                          text_column="sentence", label_column="intent")
+    cfg = RunConfig(task="classification", text_column="sentence", label_column="intent")
+    assert got == read_file(path, task=cfg.task, cfg=cfg)
+    assert page.table_columns(INTENTS_TSV, "intents.tsv") == ["sentence", "intent"]
+
+
+@pytest.mark.parametrize("name, content, task", [
+    ("intents.tsv", INTENTS_TSV, "classification"),
+    ("t.tsv", b"text\tlabel\nhi\ta\n", "classification"),
+    ("t.tsv", b"text\tlabel\nhi\ta|b\n", "multilabel"),
+    ("t.tsv", b"text\tlabel\nhi\ta\n", "ner"),
+    ("x.tsv", b"EU\tB-ORG\nrejects\tO\n", "ner"),
+    ("x.tsv", b"EU\tB-ORG\nrejects\tO\n", "classification"),
+    ("m.csv", b"text,label\nhi,a|b\n", "classification"),
+    ("a.jsonl", b'{"tokens": ["EU"], "tags": ["B-ORG"]}\n', "ner"),
+    ("a.jsonl", b'{"text": "hi", "labels": ["a", "b"]}\n', "classification"),
+    ("a.jsonl", b'{"text": "hi", "labels": ["a", "b"]}\n', "multilabel"),
+    ("bad.conll", MALFORMED, "ner"),
+])
+def test_upload_and_training_path_read_alike(tmp_path, name, content, task):
+    """Differential: parse_file and engine.data (read_file, then check_records as load_splits
+    does) give the same records, or the same error, for the same bytes."""
+    from core.config import RunConfig
+    from engine.data import check_records, read_file
+
+    def outcome(read):
+        try:
+            return read()
+        except (ConfigError, DataError) as exc:
+            return type(exc), str(exc)
+
+    def engine_read():
+        records = read_file(path, task=task, cfg=RunConfig(task=task))
+        check_records(records, task, source=name)
+        return records
+
+    path = tmp_path / name
+    path.write_bytes(content)
+    assert outcome(lambda: page.parse_file(content, name, task=task)) == outcome(engine_read)

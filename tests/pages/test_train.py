@@ -2,7 +2,6 @@
 step estimate and LR curve are checked against the engine's own formulas."""
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -10,11 +9,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import engine.queue
-from core.config import RunConfig, config_to_dict, from_toml, to_toml
+from core.config import RunConfig, config_to_dict, from_toml, to_toml, total_steps
 from core.errors import ConfigError
 from core.schedules import lr_multiplier
 from core.config import schedule_params as _schedule_params
-from engine.loop import total_steps_for
 from engine.store import Store
 from pages import train as page
 
@@ -143,7 +141,7 @@ def test_step_estimate_matches_the_loop():
     cfg = config_to_dict(RunConfig(batch_size=16, grad_accum=3, epochs=4, dev="x"))
     total, n, _ = page.estimate_steps(cfg, {"train": 1000})
     assert n == 1000
-    assert total == total_steps_for(RunConfig(**cfg), math.ceil(1000 / 16))
+    assert total == total_steps(1000, RunConfig(**cfg))
     carved, n, how = page.estimate_steps({**cfg, "dev": None}, {"train": 1000})
     assert n == 900 and "dev" in how
     capped, _, _ = page.estimate_steps({**cfg, "max_steps": 7}, {"train": 1000})
@@ -169,3 +167,24 @@ def test_bad_data_reference_is_refused(home, daemon_calls, train, message):
     assert not at.exception
     assert [e.value for e in at.error] and at.error[0].value.startswith(message)
     assert Store(home).list_runs() == [] and daemon_calls == []
+
+
+def test_presets_load_with_the_cli_loader():
+    """load_preset_file is `train --config`'s loader: the same dict for every example file."""
+    from engine.cli import load_config_file
+
+    for path in sorted(page.EXAMPLES.glob("*.toml")):
+        assert page.load_preset_file(path) == config_to_dict(load_config_file(path)), path.name
+
+
+def test_reference_check_is_the_workers(home, tmp_path, monkeypatch):
+    """build_config checks references with engine.data.check_references (as the worker
+    does): relative paths made absolute, stored datasets looked up in the page's store."""
+    import engine.data
+
+    assert page.check_references is engine.data.check_references
+    (tmp_path / "t.conll").write_text("EU B-ORG\n")
+    monkeypatch.chdir(tmp_path)
+    state = page.state_from_config(config_to_dict(RunConfig(train="t.conll")), [])
+    cfg = page.build_config(state, Store(home))
+    assert cfg.train == str(tmp_path / "t.conll")
