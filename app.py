@@ -27,8 +27,8 @@ def _sidebar() -> None:
         if not st.session_state.get("app.daemon_checked"):  # once per session, not per rerun
             st.session_state["app.daemon_checked"] = True
             queue.ensure_daemon(store)
-        status = home.queue_status(store)
-        slots, device = home.device_summary()
+        status = queue.status_summary(store)
+        slots, device = queue.device_summary()
     except Exception as exc:  # noqa: BLE001 - the sidebar must never break a page
         st.sidebar.caption(f"Queue status unavailable: {exc}")
         return

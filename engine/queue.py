@@ -2,6 +2,7 @@
 server that starts the next queued run when a slot frees, and cancel / resume."""
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -263,3 +264,26 @@ def ensure_daemon(store: Store) -> int:
             break
         time.sleep(0.1)
     return daemon_pid(store) or proc.pid
+
+
+def status_summary(store: Store) -> dict:
+    """Queue process id (None when down) and the numbers of running and queued runs (cheap:
+    one pid-file read and one small query)."""
+    active = store.list_runs(states=("running", "queued"))
+    return {"pid": daemon_pid(store),
+            "running": sum(r["state"] == "running" for r in active),
+            "queued": sum(r["state"] == "queued" for r in active)}
+
+
+@functools.lru_cache(maxsize=1)
+def device_summary() -> tuple[int, str]:
+    """(device slots, the accelerator in words); computed once per process."""
+    slots = device_slots()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return slots, f"{torch.cuda.device_count()} × {torch.cuda.get_device_name(0)}"
+    except ImportError:
+        pass
+    return slots, f"CPU · {os.cpu_count()} cores"

@@ -1,17 +1,27 @@
-"""Helpers every page shares: the store, cached run-folder readers, colours, error display."""
+"""Helpers every page shares: the store, cached run-folder readers, the run picker and the
+current run, links between pages, one-shot messages, colours, formatting, error display.
+Pages import no other page: what two pages need lives here.
+
+The current run travels between pages in st.session_state["run_id"] and in the URL as
+?run=<id>, so a link or a reload keeps it; only remember_run / choose_run touch it.
+"""
 from __future__ import annotations
 
 import hashlib
 import html
+import importlib
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from core.errors import WorkbenchError
 from engine.data import workspace_root
-from engine.runfolder import iter_jsonl, read_json
+from engine.runfolder import RunFolder, iter_jsonl, read_json
 from engine.store import Store
 
+STATE_ICONS = {"queued": "⏳", "running": "🟢", "completed": "✅", "failed": "❌",
+               "cancelled": "⏹️", "interrupted": "⚠️"}
 # One colour per entity type, shared by charts and span highlights (Tableau 10, readable on white).
 PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1",
            "#ff9da7", "#9c755f", "#bab0ac"]
@@ -58,16 +68,25 @@ def _jsonl_cached(path: str, mtime: float):  # noqa: ARG001
     return list(iter_jsonl(Path(path)))
 
 
-def read_run_json(run_dir: str | Path, name: str):
-    """A JSON file of a run folder, cached by path and modification time."""
-    path = Path(run_dir) / name
-    return _json_cached(str(path), _mtime(path))
+def read_report(run_dir: str | Path) -> dict | None:
+    """A run's report.json (core/report.py), cached by path and modification time; None when
+    missing, unreadable or not an object."""
+    path = RunFolder(run_dir).report_path
+    report = _json_cached(str(path), _mtime(path))
+    return report if isinstance(report, dict) else None
 
 
-def read_run_jsonl(run_dir: str | Path, name: str) -> list[dict]:
-    """A JSONL file of a run folder (metrics, predictions), cached by path and mtime."""
-    path = Path(run_dir) / name
+def read_metrics(run_dir: str | Path) -> list[dict]:
+    """A run's events (metrics.jsonl), cached by path and modification time."""
+    path = RunFolder(run_dir).metrics_path
     return _jsonl_cached(str(path), _mtime(path))
+
+
+def read_predictions(run_dir: str | Path, split: str | None = None) -> list[dict]:
+    """A run's prediction rows (predictions.jsonl), optionally one split's, cached by mtime."""
+    path = RunFolder(run_dir).predictions_path
+    rows = _jsonl_cached(str(path), _mtime(path))
+    return [r for r in rows if split is None or r.get("split") == split]
 
 
 def show_error(exc: BaseException) -> None:
@@ -124,3 +143,84 @@ def hand_over_to_app() -> None:
 
     PagesManager.uses_pages_directory = False
     st.rerun()
+
+
+# ---- runs across pages ------------------------------------------------------------------
+
+def run_label(run: dict) -> str:
+    """How a run reads in pickers: icon, name, task and short id."""
+    name = run.get("name") or "(unnamed)"
+    return f"{STATE_ICONS.get(run['state'], '•')} {name} · {run.get('task', '')} · {run['id']}"
+
+
+def remember_run(run_id: str) -> None:
+    """Make `run_id` the current run for every page (session) and for the URL (?run=)."""
+    st.session_state["run_id"] = run_id
+    if st.query_params.get("run") != run_id:
+        st.query_params["run"] = run_id
+
+
+def choose_run(runs: list[dict], *, key: str, label: str = "Run",
+               default: str | None = None) -> dict | None:
+    """A selectbox over `runs` that starts at ?run=, then the session's run, then `default`."""
+    if not runs:
+        return None
+    by_id = {r["id"]: r for r in runs}
+    if st.session_state.get(key) not in by_id:
+        for wanted in (st.query_params.get("run"), st.session_state.get("run_id"), default):
+            if wanted in by_id:
+                st.session_state[key] = wanted
+                break
+        else:
+            st.session_state[key] = runs[0]["id"]
+    run_id = st.selectbox(label, list(by_id), key=key, format_func=lambda i: run_label(by_id[i]))
+    remember_run(run_id)
+    return by_id[run_id]
+
+
+def page(name: str) -> st.Page:
+    """The st.Page of pages/<name>.py as app.py registers it (for links and switch_page)."""
+    module = importlib.import_module(f"pages.{name}")
+    return st.Page(module.render, title=name.capitalize(), url_path=name)
+
+
+def link_to(name: str, label: str, icon: str, run_id: str | None = None) -> None:
+    """A link to another page carrying the run; silent where no navigation exists (tests)."""
+    try:
+        st.page_link(page(name), label=label, icon=icon,
+                     query_params={"run": run_id} if run_id else None)
+    except Exception:  # noqa: BLE001 - a page rendered alone (AppTest) has no navigation
+        pass
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """'45 s', '3 min 20 s', '13 min', '2 h 05 min' (short enough for a tile); '—' when unknown."""
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "—"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 600:
+        return f"{s // 60} min {s % 60:02d} s"
+    if s < 3600:
+        return f"{s // 60} min"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def curve_frames(records: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(log rows, eval rows) of a run's metrics.jsonl as data frames (possibly empty)."""
+    logs = pd.DataFrame([r for r in records if r.get("event") == "log"])
+    evals = pd.DataFrame([r for r in records if r.get("event") == "eval"])
+    return logs, evals
+
+
+def flash(page_name: str, message: str) -> None:
+    """Leave a one-shot success message for page `page_name` (shown by its show_flash)."""
+    st.session_state[f"_flash.{page_name}"] = message
+
+
+def show_flash(page_name: str) -> None:
+    """Show (once) the message another page or action left for `page_name`."""
+    message = st.session_state.pop(f"_flash.{page_name}", None)
+    if message:
+        st.success(message)

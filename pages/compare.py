@@ -6,8 +6,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from pages.common import hand_over_to_app, get_store, read_run_json, read_run_jsonl, run_guarded
-from pages.runs import STATE_ICONS, curve_frames, fmt_duration, link_to
+from core.report import split_score
+from engine.runfolder import RunFolder
+from pages.common import (STATE_ICONS, curve_frames, fmt_duration, get_store, hand_over_to_app,
+                          link_to, read_metrics, read_report, run_guarded)
 
 MAX_RUNS = 8
 PCT = "%.1f %%"
@@ -36,10 +38,10 @@ def _body() -> None:
         return
     chosen = [by_id[i] for i in chosen_ids]
     names = display_names(chosen)
-    reports = {r["id"]: read_run_json(r["dir"], "report.json") for r in chosen}
+    reports = {r["id"]: read_report(r["dir"]) for r in chosen}
     missing = [names[i] for i, rep in reports.items() if not isinstance(rep, dict)]
     if missing:
-        st.warning(f"No readable report.json for {', '.join(missing)}: their scores are left blank.")
+        st.warning(f"No readable {RunFolder.REPORT} for {', '.join(missing)}: their scores are left blank.")
     configs = {r["id"]: store.config(r["id"]) for r in chosen}
     split = st.segmented_control("Split for scores", ["dev", "test"], key="compare.split",
                                  default="test", required=True)
@@ -79,13 +81,7 @@ def display_names(runs: list[dict]) -> dict[str, str]:
 
 def _score(rep: dict | None, split: str, avg: str) -> float | None:
     """micro/macro F1 or accuracy of one split of a report, in %."""
-    if not isinstance(rep, dict) or not isinstance(rep.get(split), dict):
-        return None
-    part = rep[split].get("entities") or rep[split].get("classes") or {}
-    if avg == "accuracy":
-        value = part.get("accuracy", part.get("subset_accuracy"))
-    else:
-        value = (part.get(avg) or {}).get("f1")
+    value = split_score(rep, split, avg)
     return None if value is None else 100 * value
 
 
@@ -145,13 +141,13 @@ def _show_config_diff(ids: list[str], names: dict, configs: dict) -> None:
 def _show_curves(chosen: list[dict], names: dict) -> None:
     logs, evals = [], []
     for r in chosen:
-        log_df, eval_df = curve_frames(read_run_jsonl(r["dir"], "metrics.jsonl"))
+        log_df, eval_df = curve_frames(read_metrics(r["dir"]))
         if not log_df.empty:
             logs.append(log_df.assign(run=names[r["id"]])[["run", "step", "loss"]])
         if not eval_df.empty:
             evals.append(eval_df.assign(run=names[r["id"]], score=100 * eval_df["value"])[["run", "step", "score", "metric"]])
     if not logs and not evals:
-        st.info("These runs have no metrics.jsonl to draw.")
+        st.info(f"These runs have no {RunFolder.METRICS} to draw.")
         return
     run_order = [names[r["id"]] for r in chosen]
     colour = alt.Color("run:N", title="run", sort=run_order, scale=alt.Scale(scheme="tableau10"))

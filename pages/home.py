@@ -2,7 +2,6 @@
 per-entity report (train the demo)."""
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from pathlib import Path
 
@@ -12,8 +11,9 @@ import streamlit as st
 from core.errors import WorkbenchError
 from engine import queue
 from engine.store import Store
-from pages.common import hand_over_to_app, get_store, run_guarded
-from pages.runs import STATE_ICONS, headline, link_to, page, remember_run
+from core.report import status_headline
+from pages.common import (STATE_ICONS, flash, get_store, hand_over_to_app, link_to, page,
+                          remember_run, run_guarded)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 DEMOS = {
@@ -48,31 +48,9 @@ def _body() -> None:
 
 # ---- status -------------------------------------------------------------------------------
 
-@st.cache_resource(show_spinner=False)
-def device_summary() -> tuple[int, str]:
-    """(device slots, the accelerator in words); computed once per server process."""
-    slots = queue.device_slots()
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            return slots, f"{torch.cuda.device_count()} × {torch.cuda.get_device_name(0)}"
-    except ImportError:
-        pass
-    return slots, f"CPU · {os.cpu_count()} cores"
-
-
-def queue_status(store: Store) -> dict:
-    """Queue process id (None when down) and the numbers of running and queued runs (cheap)."""
-    active = store.list_runs(states=("running", "queued"))
-    return {"pid": queue.daemon_pid(store),
-            "running": sum(r["state"] == "running" for r in active),
-            "queued": sum(r["state"] == "queued" for r in active)}
-
-
 def _show_status(store: Store) -> None:
-    status = queue_status(store)
-    slots, device = device_summary()
+    status = queue.status_summary(store)
+    slots, device = queue.device_summary()
     cols = st.columns([1, 2, 1, 1])
     cols[0].metric("Queue process", "running" if status["pid"] else "stopped", border=True,
                    help=f"pid {status['pid']}" if status["pid"] else
@@ -115,8 +93,8 @@ def _show_demo(store: Store) -> None:
             run_id = queue.submit(store, demo_config("ner" if ner else "classification"))
             queue.ensure_daemon(store)
             remember_run(run_id)
-            st.session_state["runs.flash"] = ("Demo queued. Its curves appear below once the worker "
-                                              "has loaded the data and the model.")
+            flash("runs", "Demo queued. Its curves appear below once the worker has loaded "
+                  "the data and the model.")
             st.switch_page(page("runs"), query_params={"run": run_id})
 
 
@@ -142,7 +120,7 @@ def _show_recent(store: Store) -> None:
         return
     rows = []
     for r in runs:
-        dev, test = headline(r["status"], "dev"), headline(r["status"], "test")
+        dev, test = status_headline(r["status"], "dev"), status_headline(r["status"], "test")
         rows.append({"State": f"{STATE_ICONS.get(r['state'], '•')} {r['state']}",
                      "Name": r.get("name") or "—", "Task": r.get("task"),
                      "Dev score": None if dev is None else 100 * dev,

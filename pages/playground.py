@@ -11,8 +11,9 @@ import streamlit as st
 
 from core.spans import to_spans
 from engine.predict import MULTILABEL_THRESHOLD, Predictor
-from pages.common import hand_over_to_app, get_store, highlight_spans, read_run_jsonl, type_colour, run_guarded
-from pages.runs import choose_run, link_to
+from engine.runfolder import RunFolder
+from pages.common import (choose_run, get_store, hand_over_to_app, highlight_spans, link_to,
+                          read_predictions, run_guarded, type_colour)
 
 FALLBACK_TEXT = {
     "ner": "Angela Merkel met Emmanuel Macron in Paris to discuss the future of Airbus .",
@@ -29,7 +30,7 @@ def render() -> None:
 
 def _body() -> None:
     runs = [r for r in get_store().list_runs(states=("completed",))
-            if (Path(r["dir"]) / "model" / "config.json").is_file()]
+            if RunFolder(r["dir"]).has_model()]
     if not runs:
         st.info("No finished run with a saved model yet. When a run completes, its model "
                 "(`model/` in the run folder) can be tried here.")
@@ -38,7 +39,7 @@ def _body() -> None:
     run = choose_run(runs, key="playground.run")
     task = run.get("task") or "ner"
     config = get_store().config(run["id"])
-    model_dir = Path(run["dir"]) / "model"
+    model_dir = RunFolder(run["dir"]).model_dir
     kind = "ner" if task == "ner" else "classification"
     key = f"playground.text_{kind}"
     if key not in st.session_state:
@@ -59,8 +60,7 @@ def _body() -> None:
 def _example_text(run: dict, kind: str) -> str:
     """A test (or dev) example of the run itself, so the first prediction is meaningful: for
     NER the sentence with the most entity types (then the most entities)."""
-    rows = read_run_jsonl(run["dir"], "predictions.jsonl")
-    rows = [r for r in rows if r.get("split") == "test"] or rows
+    rows = read_predictions(run["dir"], "test") or read_predictions(run["dir"])
     if kind == "ner":
         def richness(row: dict) -> tuple[int, int]:
             spans = to_spans(row.get("gold") or [])

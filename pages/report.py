@@ -12,9 +12,10 @@ import streamlit as st
 
 from core import metrics
 from core.spans import split_tag, to_spans
-from engine.runfolder import iter_jsonl
-from pages.common import hand_over_to_app, get_store, highlight_spans, read_run_json, read_run_jsonl, type_colours, run_guarded
-from pages.runs import choose_run, fmt_duration, link_to
+from core.report import SPLITS, accuracy_of
+from engine.runfolder import RunFolder, iter_jsonl
+from pages.common import (choose_run, fmt_duration, get_store, hand_over_to_app, highlight_spans,
+                          link_to, read_predictions, read_report, run_guarded, type_colours)
 
 PER_PAGE = 20
 KINDS = ("wrong_type", "wrong_boundary", "wrong_type_and_boundary", "spurious", "missed")
@@ -46,14 +47,14 @@ def _body() -> None:
     top = st.columns([3, 1])
     with top[0]:
         run = choose_run(runs, key="report.run")
-    report = read_run_json(run["dir"], "report.json")
-    if not isinstance(report, dict):
+    report = read_report(run["dir"])
+    if report is None:
         st.error(f"The report of run `{run['id']}` is missing or unreadable "
-                 f"(`{Path(run['dir']) / 'report.json'}`). The worker writes it when training "
+                 f"(`{RunFolder(run['dir']).report_path}`). The worker writes it when training "
                  "ends; run the training again, or evaluate saved predictions with "
                  "`python -m engine evaluate --gold G --pred P`.")
         return
-    splits = [s for s in ("dev", "test") if isinstance(report.get(s), dict)]
+    splits = [s for s in SPLITS if isinstance(report.get(s), dict)]
     if not splits:
         st.error(f"The report of run `{run['id']}` holds no dev or test scores.")
         return
@@ -123,7 +124,7 @@ def _pct(x: float | None) -> str:
 def _ner_report(run: dict, report: dict, split: str) -> None:
     rep = report[split]
     if not isinstance(rep.get("entities"), dict) or "per_type" not in rep["entities"]:
-        st.error(f"The {split} section of report.json has no entity scores; it was not written "
+        st.error(f"The {split} section of {RunFolder.REPORT} has no entity scores; it was not written "
                  "by a NER run of this version.")
         return
     ent = rep["entities"]
@@ -243,26 +244,26 @@ def _show_error_breakdown(per_type: dict) -> None:
 
 @st.cache_data(max_entries=16, show_spinner="Matching gold and predicted entities…")
 def _entity_errors(path: str, mtime: float, split: str) -> dict:  # noqa: ARG001 - mtime keys the cache
-    """core.metrics.entity_errors over one split of predictions.jsonl."""
+    """core.metrics.entity_errors over one split of the run's predictions."""
     rows = [r for r in iter_jsonl(Path(path)) if r.get("split") == split]
     return metrics.entity_errors([r["gold"] for r in rows], [r["pred"] for r in rows])
 
 
 def _errors_of(run: dict, split: str) -> dict:
-    path = Path(run["dir"]) / "predictions.jsonl"
+    path = RunFolder(run["dir"]).predictions_path
     if not path.is_file():
         return {}
     return _entity_errors(str(path), path.stat().st_mtime, split)
 
 
 def _split_rows(run: dict, split: str) -> list[dict]:
-    return [r for r in read_run_jsonl(run["dir"], "predictions.jsonl") if r.get("split") == split]
+    return read_predictions(run["dir"], split)
 
 
 def _error_browser(run: dict, split: str) -> None:
     rows = _split_rows(run, split)
     if not rows:
-        st.info(f"This run has no {split} predictions (predictions.jsonl), so there are no "
+        st.info(f"This run has no {split} predictions ({RunFolder.PREDICTIONS}), so there are no "
                 "sentences to browse.")
         return
     errors = _errors_of(run, split).get("errors", [])
@@ -337,9 +338,9 @@ def _error_chip(error: dict, tokens: list[str]) -> str:
 def _class_report(run: dict, report: dict, split: str, *, multilabel: bool) -> None:
     rep = report[split].get("classes")
     if not isinstance(rep, dict) or "per_type" not in rep:
-        st.error(f"The {split} section of report.json has no per-class scores.")
+        st.error(f"The {split} section of {RunFolder.REPORT} has no per-class scores.")
         return
-    accuracy = rep.get("accuracy", rep.get("subset_accuracy"))
+    accuracy = accuracy_of(rep)
     tiles = [("Exact-match accuracy" if multilabel else "Accuracy", _pct(accuracy), None),
              ("Macro F1", _pct(rep["macro"]["f1"]), "mean of the per-class F1"),
              ("Micro F1", _pct(rep["micro"]["f1"]), None),
@@ -369,7 +370,7 @@ def _as_set(labels) -> frozenset:
 def _misclassified_browser(run: dict, split: str, classes: list[str]) -> None:
     rows = _split_rows(run, split)
     if not rows:
-        st.info(f"This run has no {split} predictions (predictions.jsonl) to browse.")
+        st.info(f"This run has no {split} predictions ({RunFolder.PREDICTIONS}) to browse.")
         return
     wrong = [r for r in rows if _as_set(r["gold"]) != _as_set(r["pred"])]
     if not wrong:

@@ -6,7 +6,6 @@ pages in st.session_state["run_id"] and in the URL as ?run=<id>, so a link or re
 from __future__ import annotations
 
 import functools
-import importlib
 import io
 import time
 import zipfile
@@ -20,86 +19,17 @@ import streamlit as st
 from engine import queue
 from engine.runfolder import STATES
 from engine.store import NotFound, Store
-from pages.common import hand_over_to_app, get_store, read_run_jsonl, show_error, type_colours, run_guarded
+from core.report import status_headline
+from engine.runfolder import RunFolder
+from pages.common import (STATE_ICONS, choose_run, curve_frames, flash, fmt_duration, get_store,
+                          hand_over_to_app, read_metrics, run_guarded, show_error,
+                          show_flash, type_colours, link_to)
 
-STATE_ICONS = {"queued": "⏳", "running": "🟢", "completed": "✅", "failed": "❌",
-               "cancelled": "⏹️", "interrupted": "⚠️"}
 LIVE = ("running", "queued")
 LIST_LIMIT = 1000
 LOG_LINES = 60
 METRIC_NAMES = {"f1_micro": "micro F1", "f1_macro": "macro F1", "accuracy": "accuracy"}
 CHART_HEIGHT = 220
-
-
-# ---- shared with the other pages ----------------------------------------------------------
-
-def run_label(run: dict) -> str:
-    """How a run reads in pickers: icon, name, task and short id."""
-    name = run.get("name") or "(unnamed)"
-    return f"{STATE_ICONS.get(run['state'], '•')} {name} · {run.get('task', '')} · {run['id']}"
-
-
-def remember_run(run_id: str) -> None:
-    """Make `run_id` the current run for every page (session) and for the URL (?run=)."""
-    st.session_state["run_id"] = run_id
-    if st.query_params.get("run") != run_id:
-        st.query_params["run"] = run_id
-
-
-def choose_run(runs: list[dict], *, key: str, label: str = "Run",
-               default: str | None = None) -> dict | None:
-    """A selectbox over `runs` that starts at ?run=, then the session's run, then `default`."""
-    if not runs:
-        return None
-    by_id = {r["id"]: r for r in runs}
-    if st.session_state.get(key) not in by_id:
-        for wanted in (st.query_params.get("run"), st.session_state.get("run_id"), default):
-            if wanted in by_id:
-                st.session_state[key] = wanted
-                break
-        else:
-            st.session_state[key] = runs[0]["id"]
-    run_id = st.selectbox(label, list(by_id), key=key, format_func=lambda i: run_label(by_id[i]))
-    remember_run(run_id)
-    return by_id[run_id]
-
-
-def page(name: str) -> st.Page:
-    """The st.Page of pages/<name>.py as app.py registers it (for links and switch_page)."""
-    module = importlib.import_module(f"pages.{name}")
-    return st.Page(module.render, title=name.capitalize(), url_path=name)
-
-
-def link_to(name: str, label: str, icon: str, run_id: str | None = None) -> None:
-    """A link to another page carrying the run; silent where no navigation exists (tests)."""
-    try:
-        st.page_link(page(name), label=label, icon=icon,
-                     query_params={"run": run_id} if run_id else None)
-    except Exception:  # noqa: BLE001 - a page rendered alone (AppTest) has no navigation
-        pass
-
-
-def fmt_duration(seconds: float | None) -> str:
-    """'45 s', '3 min 20 s', '13 min', '2 h 05 min' (short enough for a tile); '—' when unknown."""
-    if seconds is None or seconds != seconds or seconds < 0:
-        return "—"
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s} s"
-    if s < 600:
-        return f"{s // 60} min {s % 60:02d} s"
-    if s < 3600:
-        return f"{s // 60} min"
-    return f"{s // 3600} h {s % 3600 // 60:02d} min"
-
-
-def headline(status: dict, split: str = "dev") -> float | None:
-    """The split's headline score of a run from status.json: micro F1 (NER) or accuracy."""
-    summary = (status.get("summary") or {}).get(split) or {}
-    value = summary.get("f1_micro") if "per_type_f1" in summary else summary.get("accuracy")
-    if value is None and split == "dev":
-        value = (status.get("last_eval") or {}).get("value")
-    return value
 
 
 # ---- page ---------------------------------------------------------------------------------
@@ -113,7 +43,7 @@ def render() -> None:
 
 def _body() -> None:
     store = get_store()
-    _show_flash()
+    show_flash("runs")
     runs = store.list_runs(limit=LIST_LIMIT)
     if not runs:
         st.info("No runs yet. Start one on the **Train** page, or train the demo from **Home**.")
@@ -127,12 +57,6 @@ def _body() -> None:
     run = choose_run(shown or runs, key="runs.selected", label="Selected run", default=default)
     if run is not None:
         _show_run(store, run)
-
-
-def _show_flash() -> None:
-    message = st.session_state.pop("runs.flash", None)
-    if message:
-        st.success(message)
 
 
 def _show_counts(runs: list[dict]) -> None:
@@ -188,7 +112,7 @@ def _table_row(run: dict, now: float, queue_position: int | None) -> dict:
         eta = f"#{queue_position} in queue" if queue_position else "in queue"
     else:
         eta = "—"
-    dev, test = headline(status, "dev"), headline(status, "test")
+    dev, test = status_headline(status, "dev"), status_headline(status, "test")
     return {"State": f"{STATE_ICONS.get(state, '•')} {state}", "Name": run.get("name") or "—",
             "Task": run.get("task") or "—",
             "Progress": (min(step / total, 1.0) if total else (1.0 if state == "completed" else 0.0)),
@@ -201,7 +125,7 @@ def _table_row(run: dict, now: float, queue_position: int | None) -> dict:
 
 def _step_rate(run: dict) -> float | None:
     """Optimizer steps per second over the last few logged steps (a running run only)."""
-    logs = [r for r in read_run_jsonl(run["dir"], "metrics.jsonl") if r.get("event") == "log"][-6:]
+    logs = [r for r in read_metrics(run["dir"]) if r.get("event") == "log"][-6:]
     if len(logs) >= 2 and logs[-1]["time"] > logs[0]["time"]:
         return (logs[-1]["step"] - logs[0]["step"]) / (logs[-1]["time"] - logs[0]["time"])
     status = run["status"]
@@ -281,7 +205,7 @@ def _show_actions(store: Store, run: dict) -> None:
 
 
 def _flash(message: str) -> None:
-    st.session_state["runs.flash"] = message
+    flash("runs", message)
     st.rerun()
 
 
@@ -303,17 +227,18 @@ def _confirm_delete(store: Store, run: dict) -> None:
 
 
 def _download_buttons(run_dir: Path, run_id: str) -> None:
-    report = run_dir / "report.json"
+    folder = RunFolder(run_dir)
+    report = folder.report_path
     if report.is_file():
-        st.download_button("report.json", data=report.read_bytes(), file_name=f"{run_id}-report.json",
+        st.download_button(report.name, data=report.read_bytes(), file_name=f"{run_id}-{report.name}",
                            mime="application/json", icon="⬇️", on_click="ignore", key="runs.dl_report")
-    predictions = run_dir / "predictions.jsonl"
+    predictions = folder.predictions_path
     if predictions.is_file():
-        st.download_button("predictions.jsonl", data=functools.partial(predictions.read_bytes),
-                           file_name=f"{run_id}-predictions.jsonl", mime="application/jsonl",
+        st.download_button(predictions.name, data=functools.partial(predictions.read_bytes),
+                           file_name=f"{run_id}-{predictions.name}", mime="application/jsonl",
                            icon="⬇️", on_click="ignore", key="runs.dl_predictions")
-    model = run_dir / "model"
-    if (model / "config.json").is_file():
+    model = folder.model_dir
+    if folder.has_model():
         # built only when clicked: the zip of a model folder is tens of MB
         st.download_button("model (.zip)", data=functools.partial(zip_folder, model),
                            file_name=f"{run_id}-model.zip", mime="application/zip", icon="⬇️",
@@ -348,7 +273,7 @@ def _live_panel(run_id: str, seen_state: str) -> None:
 
 
 def _panel(run: dict, config: dict) -> None:
-    records = read_run_jsonl(run["dir"], "metrics.jsonl")
+    records = read_metrics(run["dir"])
     if run["state"] == "queued":
         st.info("Waiting for a free device slot; it starts when the runs ahead of it finish.")
     _show_tiles(run, config, records)
@@ -387,7 +312,7 @@ def _show_tiles(run: dict, config: dict, records: list[dict]) -> None:
         tiles[4].metric("Time left", fmt_duration(_eta(run, time.time())), border=True,
                         help="from the step rate of the last logged steps")
     else:
-        test = headline(status, "test")
+        test = status_headline(status, "test")
         if test is not None:
             tiles[4].metric("Test F1" if "per_type_f1" in (status.get("summary") or {}).get("test", {})
                             else "Test accuracy", f"{100 * test:.1f} %", border=True,
@@ -409,13 +334,6 @@ def _show_tiles(run: dict, config: dict, records: list[dict]) -> None:
     if how := describe(status.get("step_runner")):
         parts.append(how)
     st.caption(" · ".join(parts))
-
-
-def curve_frames(records: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(log rows, eval rows) of a run's metrics.jsonl as data frames (possibly empty)."""
-    logs = pd.DataFrame([r for r in records if r.get("event") == "log"])
-    evals = pd.DataFrame([r for r in records if r.get("event") == "eval"])
-    return logs, evals
 
 
 def step_axis(total: int | None) -> alt.X:
@@ -475,25 +393,13 @@ def per_type_chart(evals: pd.DataFrame, total: int | None = None,
             .properties(height=260))
 
 
-def log_tail(path: Path, lines: int = LOG_LINES) -> str:
-    """The last `lines` lines of a log file ('' when there is none)."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, 2)
-            size = f.tell()
-            f.seek(max(0, size - 64 * 1024))
-            data = f.read()
-    except OSError:
-        return ""
-    return "\n".join(data.decode("utf-8", errors="replace").splitlines()[-lines:])
-
-
 def _show_log(run_dir: Path) -> None:
-    text = log_tail(run_dir / "worker.log")
+    folder = RunFolder(run_dir)
+    text = folder.log_tail(LOG_LINES)
     if not text:
         st.info("The worker has not written to its log yet.")
         return
-    st.caption(f"Last {LOG_LINES} lines of `{run_dir / 'worker.log'}`")
+    st.caption(f"Last {LOG_LINES} lines of `{folder.log_path}`")
     st.code(text, language=None, height=360)
 
 
@@ -505,7 +411,7 @@ def _show_config(config: dict) -> None:
     st.caption("Settings that differ from the defaults; the full config is below.")
     st.dataframe(pd.DataFrame({"setting": list(changed), "value": [str(v) for v in changed.values()]}),
                  hide_index=True, width="content")
-    with st.expander("Full config.json"):
+    with st.expander(f"Full {RunFolder.CONFIG}"):
         st.json(config)
 
 

@@ -28,7 +28,7 @@ from core.spans import SCHEMES
 from engine import queue
 from engine.data import DEV_FRACTION, REF_FIELDS, check_references, load_config_file, read_file
 from engine.store import Store
-from pages.common import get_store, show_error
+from pages.common import get_store, remember_run, show_error
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -510,7 +510,7 @@ def _submit(store: Store, launch: bool) -> None:
     except WorkbenchError as exc:
         show_error(exc)
         return
-    st.session_state["run_id"] = run_id
+    remember_run(run_id)
     _snapshot()
     _open_run(run_id)
 

@@ -5,6 +5,9 @@ import json
 from pathlib import Path
 
 import pages.runs as runs_page
+from core.report import status_headline
+from engine.runfolder import RunFolder
+from pages import common
 from pages.common import type_colour
 from tests.pages.fixtures import daemon_calls, make_many_runs, make_run, no_exception, page_test, store  # noqa: F401
 
@@ -126,8 +129,8 @@ def test_two_hundred_runs_read_status_only(store, monkeypatch):
     make_many_runs(store, 200)
     selected = make_run(store, name="selected")
     reads: list[str] = []
-    real = runs_page.read_run_jsonl
-    monkeypatch.setattr(runs_page, "read_run_jsonl", lambda d, n: reads.append(str(d)) or real(d, n))
+    real = runs_page.read_metrics
+    monkeypatch.setattr(runs_page, "read_metrics", lambda d: reads.append(str(d)) or real(d))
     at = page_test("runs", run=selected)
     no_exception(at)
     assert len(_frame(at)) == 201
@@ -154,22 +157,21 @@ def test_empty_workspace_says_what_to_do(store):
 
 
 def test_helpers():
-    assert runs_page.fmt_duration(None) == "—"
-    assert runs_page.fmt_duration(45) == "45 s"
-    assert runs_page.fmt_duration(200) == "3 min 20 s"
-    assert runs_page.fmt_duration(789) == "13 min"
-    assert runs_page.fmt_duration(7500) == "2 h 05 min"
-    assert runs_page.headline({"summary": {"test": {"accuracy": 0.9, "f1_macro": 0.8}}}, "test") == 0.9
-    assert runs_page.headline({"summary": {"dev": {"f1_micro": 0.7, "per_type_f1": {}}}}) == 0.7
-    assert runs_page.headline({"last_eval": {"value": 0.5}}) == 0.5
+    assert common.fmt_duration(None) == "—"
+    assert common.fmt_duration(45) == "45 s"
+    assert common.fmt_duration(200) == "3 min 20 s"
+    assert common.fmt_duration(789) == "13 min"
+    assert common.fmt_duration(7500) == "2 h 05 min"
+    assert status_headline({"summary": {"test": {"accuracy": 0.9, "f1_macro": 0.8}}}, "test") == 0.9
+    assert status_headline({"summary": {"dev": {"f1_micro": 0.7, "per_type_f1": {}}}}) == 0.7
+    assert status_headline({"last_eval": {"value": 0.5}}) == 0.5
 
 
 def test_log_tail_and_zip(tmp_path):
-    log = tmp_path / "worker.log"
-    log.write_text("".join(f"line {i}\n" for i in range(500)))
-    tail = runs_page.log_tail(log, 60).splitlines()
+    RunFolder(tmp_path).log_path.write_text("".join(f"line {i}\n" for i in range(500)))
+    tail = RunFolder(tmp_path).log_tail(60).splitlines()
     assert tail[0] == "line 440" and tail[-1] == "line 499"
-    assert runs_page.log_tail(tmp_path / "missing.log") == ""
+    assert RunFolder(tmp_path / "missing").log_tail() == ""
     folder = tmp_path / "model"
     folder.mkdir()
     (folder / "config.json").write_text("{}")
