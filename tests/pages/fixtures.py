@@ -8,15 +8,14 @@ import random
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import metrics
+from core import report as report_schema
 from core.config import RunConfig, config_to_dict
 from core.spans import to_spans
 from engine import queue
-from engine.runfolder import RunFolder, write_json_atomic
+from engine.runfolder import RunFolder
 from engine.store import Store
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
@@ -161,14 +160,13 @@ def ner_predictions(seed: int, n_dev: int, n_test: int) -> list[dict]:
     return rows
 
 
+def _pred(rows: list[dict]) -> dict:
+    return {"gold": [r["gold"] for r in rows], "pred": [r["pred"] for r in rows]}
+
+
 def ner_split_report(rows: list[dict]) -> dict:
-    """The report.json entry of one NER split, computed with core.metrics like the loop does."""
-    gold = [r["gold"] for r in rows]
-    pred = [r["pred"] for r in rows]
-    names, matrix = metrics.tag_confusion(gold, pred, labels=NER_LABELS)
-    return {"entities": metrics.entity_report(gold, pred), "tokens": metrics.token_report(gold, pred),
-            "confusion": {"labels": names, "matrix": np.asarray(matrix).tolist()},
-            "errors": metrics.entity_errors(gold, pred)["per_type"]}
+    """The report.json section of one NER split, built by the loop's own builder."""
+    return report_schema.score_split("ner", _pred(rows), NER_LABELS, full=True)
 
 
 def classification_predictions(seed: int, n_dev: int, n_test: int, multilabel: bool = False) -> list[dict]:
@@ -198,13 +196,9 @@ def classification_predictions(seed: int, n_dev: int, n_test: int, multilabel: b
 
 
 def classification_split_report(rows: list[dict]) -> dict:
-    gold = [r["gold"] for r in rows]
-    pred = [r["pred"] for r in rows]
-    if rows and isinstance(rows[0]["gold"], list):  # multi-label: no confusion matrix, as the loop
-        return {"classes": metrics.multilabel_report(gold, pred, labels=INTENTS)}
-    names, matrix = metrics.confusion(gold, pred, labels=INTENTS)
-    return {"classes": metrics.classification_report(gold, pred, labels=INTENTS),
-            "confusion": {"labels": names, "matrix": np.asarray(matrix).tolist()}}
+    """The report.json section of one text split, built by the loop's own builder."""
+    task = "multilabel" if rows and isinstance(rows[0]["gold"], list) else "classification"
+    return report_schema.score_split(task, _pred(rows), INTENTS, full=True)
 
 
 # ---- run folders ----------------------------------------------------------------------------
@@ -262,16 +256,6 @@ def _write_metrics(run_dir: Path, *, task: str, total: int, upto: int, epochs: i
     return last
 
 
-def _headline(split_report: dict, task: str) -> dict:
-    if task == "ner":
-        ent = split_report["entities"]
-        return {"f1_micro": ent["micro"]["f1"], "f1_macro": ent["macro"]["f1"],
-                "per_type_f1": {t: v["f1"] for t, v in ent["per_type"].items()}}
-    cls = split_report["classes"]
-    return {"accuracy": cls.get("accuracy", cls.get("subset_accuracy")), "f1_macro": cls["macro"]["f1"],
-            "f1_micro": cls["micro"]["f1"]}
-
-
 def make_run(store: Store, *, name: str = "ner-demo", task: str = "ner", state: str = "completed",
              seed: int = 0, progress: float = 1.0, n_dev: int = 40, n_test: int = 40,
              epochs: int = 3, per_epoch: int = 50, report: bool = True, error: str | None = None,
@@ -291,12 +275,12 @@ def make_run(store: Store, *, name: str = "ner-demo", task: str = "ner", state: 
             else classification_predictions(seed, n_dev, n_test, multilabel=task == "multilabel"))
     split_report = ner_split_report if task == "ner" else classification_split_report
     reports = {split: split_report([r for r in rows if r["split"] == split]) for split in ("dev", "test")}
-    summary = {split: _headline(rep, task) for split, rep in reports.items()}
+    summary = {split: report_schema.headline(task, rep) for split, rep in reports.items()}
     last_value = None
     if state != "queued":
         last_value = _write_metrics(run_dir, task=task, total=total, upto=upto, epochs=epochs,
                        per_epoch=per_epoch, final_dev=summary["dev"], seed=seed, t0=t0)
-        (run_dir / "worker.log").write_text(
+        RunFolder(run_dir).log_path.write_text(
             "".join(f"step {s}/{total} loss {2.2 * math.exp(-s / (total / 4)):.4f}\n"
                     for s in range(10, upto + 1, 10)), encoding="utf-8")
     status: dict = {"step": upto, "total_steps": total if state != "queued" else None,
@@ -312,12 +296,11 @@ def make_run(store: Store, *, name: str = "ner-demo", task: str = "ner", state: 
         status.update(finished_at=now, summary=summary, pid=None)
         if report:
             metric = "f1_micro" if task == "ner" else "accuracy"
-            write_json_atomic(run_dir / "report.json", {
-                "task": task, "labels": NER_LABELS if task == "ner" else INTENTS, "metric": metric,
-                "best_step": total, "best_score": summary["dev"][metric], "steps": total,
-                "train_time_s": upto * 0.5 + 5, **reports})
-            with open(run_dir / "predictions.jsonl", "w", encoding="utf-8") as f:
-                f.writelines(json.dumps(r) + "\n" for r in rows)
+            full = report_schema.new_report(task, NER_LABELS if task == "ner" else INTENTS, metric,
+                                            best_step=total, best_score=summary["dev"][metric],
+                                            steps=total)
+            RunFolder(run_dir).write_report({**full, "train_time_s": upto * 0.5 + 5, **reports})
+            RunFolder(run_dir).write_predictions(rows)
             RunFolder(run_dir).append_metrics({"time": now, "event": "end", "step": total, "best_step": total,
                                      "best_score": summary["dev"][metric], "metric": metric,
                                      "summary": summary})
