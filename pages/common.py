@@ -160,6 +160,18 @@ def remember_run(run_id: str) -> None:
         st.query_params["run"] = run_id
 
 
+def current_run() -> str | None:
+    """The id of this session's current run (set by remember_run / choose_run), or None."""
+    return st.session_state.get("run_id")
+
+
+def forget_run(run_id: str) -> None:
+    """Drop `run_id` as the current run (session and URL) if it is the current one."""
+    if st.session_state.get("run_id") == run_id:
+        st.session_state.pop("run_id")
+        st.query_params.pop("run", None)
+
+
 def choose_run(runs: list[dict], *, key: str, label: str = "Run",
                default: str | None = None) -> dict | None:
     """A selectbox over `runs` that starts at ?run=, then the session's run, then `default`."""

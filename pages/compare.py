@@ -8,8 +8,8 @@ import streamlit as st
 
 from core.report import split_score
 from engine.runfolder import RunFolder
-from pages.common import (STATE_ICONS, curve_frames, fmt_duration, get_store, hand_over_to_app,
-                          link_to, read_metrics, read_report, run_guarded)
+from pages.common import (STATE_ICONS, current_run, curve_frames, fmt_duration, get_store,
+                          hand_over_to_app, link_to, read_metrics, read_report, run_guarded)
 
 MAX_RUNS = 8
 PCT = "%.1f %%"
@@ -60,7 +60,7 @@ def _body() -> None:
 def _choose(runs: list[dict], by_id: dict) -> list[str]:
     key = "compare.runs"
     if key not in st.session_state:
-        first = st.session_state.get("run_id") if st.session_state.get("run_id") in by_id else None
+        first = current_run() if current_run() in by_id else None
         lead = by_id[first] if first else runs[0]
         same = [r["id"] for r in runs if r["id"] != lead["id"] and r.get("task") == lead.get("task")]
         st.session_state[key] = [lead["id"]] + same[:2]

@@ -1,7 +1,6 @@
 """Runs: the queue and the history of runs, and one run's live curves, log and actions.
 
-Also the run picker the other pages share (`choose_run`): the chosen run travels between
-pages in st.session_state["run_id"] and in the URL as ?run=<id>, so a link or reload keeps it.
+The run picker, the current run and the flash messages it uses live in pages.common.
 """
 from __future__ import annotations
 
@@ -16,14 +15,13 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from engine import queue
-from engine.runfolder import STATES
-from engine.store import NotFound, Store
 from core.report import status_headline
-from engine.runfolder import RunFolder
-from pages.common import (STATE_ICONS, choose_run, curve_frames, flash, fmt_duration, get_store,
-                          hand_over_to_app, read_metrics, run_guarded, show_error,
-                          show_flash, type_colours, link_to)
+from engine import queue
+from engine.runfolder import STATES, RunFolder
+from engine.store import NotFound, Store
+from pages.common import (STATE_ICONS, choose_run, curve_frames, flash, fmt_duration, forget_run,
+                          get_store, hand_over_to_app, link_to, read_metrics, run_guarded,
+                          show_error, show_flash, type_colours)
 
 LIVE = ("running", "queued")
 LIST_LIMIT = 1000
@@ -217,9 +215,7 @@ def _confirm_delete(store: Store, run: dict) -> None:
         if yes.button("Yes, delete", type="primary", key="runs.delete_yes"):
             st.session_state.pop("runs.confirm_delete", None)
             store.delete_run(run["id"])
-            if st.session_state.get("run_id") == run["id"]:
-                st.session_state.pop("run_id")
-                st.query_params.pop("run", None)
+            forget_run(run["id"])
             _flash(f"Deleted {run.get('name') or run['id']}.")
         if no.button("Keep it", key="runs.delete_no"):
             st.session_state.pop("runs.confirm_delete", None)

@@ -4,7 +4,6 @@ session keys to itself (the current run goes through pages.common)."""
 from __future__ import annotations
 
 import ast
-import re
 from pathlib import Path
 
 import pytest
@@ -35,15 +34,24 @@ def layering_problems(sources: dict[str, str]) -> list[str]:
         tree = ast.parse(source)
         if stem == "app":
             problems += _app_problems(tree)
-            continue
-        problems += [f"{stem} imports {m}" for m in _page_imports(tree)
-                     if m != "pages.common"]
-        for key in _session_keys(tree):
-            owner = key.split(".", 1)[0]
-            if key == "run_id" and stem != "common":
-                problems.append(f"{stem} writes the current run ('run_id') itself")
-            elif "." in key and owner in NAMES and owner != stem:
-                problems.append(f"{stem} writes {key!r}, a key of page {owner}")
+        else:
+            problems += [f"{stem} imports {m}" for m in _page_imports(tree)
+                         if m != "pages.common"]
+        if stem != "common":
+            problems += _key_problems(stem, _session_keys(tree))
+    return problems
+
+
+def _key_problems(stem: str, keys: list[str]) -> list[str]:
+    problems = []
+    for key in keys:
+        owner = key.split(".", 1)[0]
+        if key == "run_id":
+            problems.append(f"{stem} touches the current run ('run_id') itself")
+        elif key.startswith("_"):
+            problems.append(f"{stem} uses {key!r}, a key private to pages.common")
+        elif "." in key and owner in NAMES and owner != stem:
+            problems.append(f"{stem} uses {key!r}, a key of page {owner}")
     return problems
 
 
@@ -57,19 +65,29 @@ def _app_problems(tree: ast.AST) -> list[str]:
     return problems
 
 
+def _literal(node: ast.AST | None) -> str | None:
+    """A string constant, or the literal prefix of an f-string."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr) and node.values and isinstance(node.values[0], ast.Constant):
+        return str(node.values[0].value)
+    return None
+
+
 def _session_keys(tree: ast.AST) -> list[str]:
-    """String keys written as st.session_state[KEY] = ... (f-strings: their literal prefix)."""
-    keys = []
+    """Literal keys a module uses in st.session_state (st.session_state[K], .get/.pop/
+    .setdefault(K, ...)) and as widget keys (key=K); f-strings count by their literal prefix."""
+    found = []
     for node in ast.walk(tree):
-        targets = node.targets if isinstance(node, ast.Assign) else []
-        for t in targets:
-            if isinstance(t, ast.Subscript) and "session_state" in ast.unparse(t.value):
-                k = t.slice
-                if isinstance(k, ast.Constant) and isinstance(k.value, str):
-                    keys.append(k.value)
-                elif isinstance(k, ast.JoinedStr) and k.values and isinstance(k.values[0], ast.Constant):
-                    keys.append(str(k.values[0].value))
-    return keys
+        if isinstance(node, ast.Subscript) and "session_state" in ast.unparse(node.value):
+            found.append(_literal(node.slice))
+        elif isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute) and "session_state" in ast.unparse(func.value) \
+                    and node.args:
+                found.append(_literal(node.args[0]))
+            found += [_literal(k.value) for k in node.keywords if k.arg == "key"]
+    return [k for k in found if k is not None]
 
 
 def _sources() -> dict[str, str]:
@@ -89,11 +107,19 @@ def test_the_dashboard_keeps_its_layering_rules():
     ("home", "from pages import runs\n", "home imports pages.runs"),
     ("home", "import pages.report\n", "home imports pages.report"),
     ("home", "import streamlit as st\nst.session_state['runs.flash'] = 'x'\n",
-     "home writes 'runs.flash', a key of page runs"),
+     "home uses 'runs.flash', a key of page runs"),
+    ("home", "import streamlit as st\nst.session_state.pop('runs.flash', None)\n",
+     "home uses 'runs.flash', a key of page runs"),
+    ("home", "import streamlit as st\nst.button('x', key='runs.cancel')\n",
+     "home uses 'runs.cancel', a key of page runs"),
     ("train", "import streamlit as st\nst.session_state['run_id'] = 'x'\n",
-     "train writes the current run ('run_id') itself"),
+     "train touches the current run ('run_id') itself"),
+    ("compare", "import streamlit as st\nx = st.session_state.get('run_id')\n",
+     "compare touches the current run ('run_id') itself"),
+    ("runs", "import streamlit as st\nst.session_state.pop('_flash.runs', None)\n",
+     "runs uses '_flash.runs', a key private to pages.common"),
     ("report", "import streamlit as st\nk = 1\nst.session_state[f'compare.{k}'] = 1\n",
-     "report writes 'compare.', a key of page compare"),
+     "report uses 'compare.', a key of page compare"),
     ("app", "from pages import home\nhome.queue_status(None)\nhome.render\n",
      "app uses home.queue_status"),
 ])
@@ -103,6 +129,24 @@ def test_each_rule_catches_its_break(stem, source, problem):
 
 def test_what_the_rules_allow():
     ok = {"home": "from pages.common import link_to\nimport streamlit as st\n"
-                  "st.session_state['home.x'] = 1\nst.session_state['_flash.home'] = 1\n",
-          "app": "from pages import home, runs\nst.Page(home.render)\nst.Page(runs.render)\n"}
+                  "st.session_state['home.x'] = 1\nst.button('go', key='home.go')\n",
+          "common": "import streamlit as st\nst.session_state['run_id'] = 1\n"
+                    "st.session_state['_flash.home'] = 1\n",
+          "app": "from pages import home, runs\nst.Page(home.render)\nst.Page(runs.render)\n"
+                 "st.session_state['app.daemon_checked'] = True\n"}
     assert layering_problems(ok) == []
+
+
+def test_the_rules_catch_the_old_layering():
+    """The layering before pages.common held the shared helpers breaks each rule."""
+    old = {"home": "from pages.runs import STATE_ICONS, link_to\nimport streamlit as st\n"
+                   "st.session_state['runs.flash'] = 'Demo queued.'\n",
+           "runs": "import streamlit as st\n"
+                   "def remember_run(run_id):\n    st.session_state['run_id'] = run_id\n",
+           "compare": "from pages.runs import curve_frames\n",
+           "app": "from pages import home\nhome.queue_status(None)\nhome.device_summary()\n"}
+    assert sorted(layering_problems(old)) == [
+        "app uses home.device_summary", "app uses home.queue_status",
+        "compare imports pages.runs", "home imports pages.runs",
+        "home uses 'runs.flash', a key of page runs",
+        "runs touches the current run ('run_id') itself"]
