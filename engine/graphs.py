@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from typing import Callable
+from typing import Callable, ContextManager, Protocol
 
 import numpy as np
 import torch
@@ -49,6 +49,20 @@ def graphs_possible(device: torch.device, *, requested: bool, fast_path: bool,
     if distributed:
         return False, "several processes (DDP): eager steps"
     return True, "on"
+
+
+class GraphBackend(Protocol):
+    """What `StepRunner` needs from a graph backend (`CudaGraphs` on a GPU; tests pass a
+    stand-in that records and replays calls): `side_stream()` is a context manager the
+    warm-up, capture and replay run in; `capture(fn)` returns an object whose `replay()`
+    runs what `fn` did, reading the buffers' contents at replay time (it may raise, which
+    turns graphs off); `synchronize()` waits for the device's queued work."""
+
+    def side_stream(self) -> ContextManager: ...
+
+    def capture(self, fn: Callable[[], None]): ...
+
+    def synchronize(self) -> None: ...
 
 
 class CudaGraphs:
@@ -80,24 +94,6 @@ class CudaGraphs:
         torch.cuda.synchronize(self.device)
 
 
-class RecordedCalls:
-    """CUDA graphs' contract without a GPU, for tests: `capture` records `fn` without
-    running it and `replay` calls it again, reading whatever the static buffers hold then."""
-
-    class _Replay:
-        def __init__(self, fn):
-            self.replay = fn
-
-    def side_stream(self):
-        return contextlib.nullcontext()
-
-    def capture(self, fn: Callable[[], None]):
-        return self._Replay(fn)
-
-    def synchronize(self) -> None:
-        pass
-
-
 class StepRunner:
     """Forward/backward micro-steps and optimizer updates for the training loop.
 
@@ -111,7 +107,7 @@ class StepRunner:
                  optimizer: torch.optim.Optimizer, loss_fn: Callable, resident: ResidentSplit,
                  device: torch.device, amp: torch.dtype | None, grad_clip: float | None,
                  grad_accum: int, graphs: bool, reason: str = "", warmup: int = 1,
-                 backend: CudaGraphs | RecordedCalls | None = None):
+                 backend: GraphBackend | None = None):
         self.model, self.train_model, self.optimizer = model, train_model, optimizer
         self.loss_fn, self.resident, self.device, self.amp = loss_fn, resident, device, amp
         self.grad_clip, self.grad_accum = grad_clip, grad_accum

@@ -13,10 +13,11 @@ from transformers import BertConfig, BertForTokenClassification
 from core.losses import make_loss
 from engine import checkpoint
 from engine.batching import ResidentSplit, plan_batches
-from engine.graphs import (RecordedCalls, StepRunner, graphs_possible, plain_optimizer_state,
+from engine.graphs import (StepRunner, graphs_possible, plain_optimizer_state,
                            tensor_learning_rates)
 from engine.loop import build_optimizer, build_scheduler
 from core.config import RunConfig
+from tests.engine.graph_doubles import RecordedCalls
 
 LABELS = 5
 
