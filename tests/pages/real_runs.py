@@ -1,6 +1,6 @@
 """Run folders trained by the real engine, for the page contract tests (test_contract.py).
 
-Unlike tests/pages/fixtures.py, nothing here writes a report shape of its own: each run is
+Unlike tests/pages/fakes.py, nothing here writes a report shape of its own: each run is
 created in a real engine.store.Store, claimed as the scheduler claims it, and trained by
 engine.worker.run (the function `python -m engine.worker` runs) on a tiny random BERT, with
 the worker's progress lines going to worker.log as the queue redirects them. So

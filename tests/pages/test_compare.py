@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from pages.compare import config_differences, display_names
-from tests.pages.fixtures import daemon_calls, make_run, no_exception, page_test, store  # noqa: F401
+from tests.pages.fakes import make_run, no_exception, page_test
 
 
 def _table(at, column):

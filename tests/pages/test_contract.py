@@ -1,5 +1,5 @@
 """The pages against run folders the real engine wrote (tests/pages/real_runs.py), not the
-fabricated ones of fixtures.py: a key the engine renames in report.json, status.json,
+fabricated ones of fakes.py: a key the engine renames in report.json, status.json,
 metrics.jsonl or predictions.jsonl, or a model/ the Playground cannot load, fails here.
 
 Expected values are read from the run folder's files (plain json, not the engine's readers),
@@ -12,7 +12,7 @@ from pathlib import Path
 from core.spans import to_spans
 from engine.predict import Predictor, split_words
 from pages.playground import detokenize
-from tests.pages.fixtures import no_exception, page_test
+from tests.pages.fakes import no_exception, page_test
 
 AVERAGE_ROWS = ["micro avg", "macro avg", "weighted avg"]
 

@@ -5,8 +5,7 @@ from core.config import RunConfig, config_to_dict, from_toml
 from core.errors import ConfigError
 from engine import queue
 from pages.home import EXAMPLES, demo_config
-from tests.pages.fixtures import (app_test, daemon_calls, make_run, no_exception, page_test,  # noqa: F401
-                                  store)
+from tests.pages.fakes import app_test, make_run, no_exception, page_test
 
 
 def test_app_starts_on_home_and_starts_the_queue_once(store, daemon_calls):

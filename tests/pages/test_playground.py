@@ -8,8 +8,7 @@ import torch
 from engine.predict import split_words
 from pages.playground import detokenize
 from tests.engine.tiny import make_tiny_model_dir
-from tests.pages.fixtures import (INTENTS, NER_LABELS, daemon_calls, make_run, no_exception,  # noqa: F401
-                                  page_test, store)
+from tests.pages.fakes import INTENTS, NER_LABELS, make_run, no_exception, page_test
 
 WORDS = ["angela", "merkel", "met", "paris", "in", "the", "acme", "corp", "."]
 

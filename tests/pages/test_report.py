@@ -6,7 +6,7 @@ import json
 import re
 
 from core import metrics
-from tests.pages.fixtures import INTENTS, daemon_calls, make_run, no_exception, page_test, store  # noqa: F401
+from tests.pages.fakes import INTENTS, make_run, no_exception, page_test
 
 
 def _report(store, run_id):

@@ -9,7 +9,7 @@ from core.report import status_headline
 from engine.runfolder import RunFolder
 from pages import common
 from pages.common import type_colour
-from tests.pages.fixtures import daemon_calls, make_many_runs, make_run, no_exception, page_test, store  # noqa: F401
+from tests.pages.fakes import make_many_runs, make_run, no_exception, page_test
 
 
 def _frame(at):

@@ -1,5 +1,7 @@
 """Fabricated run folders for page tests: realistic config, status, metrics, report and
-predictions, written the way the worker writes them (no training involved)."""
+predictions, built with the engine's own builders (core/report, RunFolder) and written the
+way the worker writes them, but without training; and the AppTest runners. The pytest
+fixtures (store, daemon_calls, real_runs) are in conftest.py."""
 from __future__ import annotations
 
 import json
@@ -8,13 +10,11 @@ import random
 import time
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import report as report_schema
 from core.config import RunConfig, config_to_dict
 from core.spans import to_spans
-from engine import queue
 from engine.runfolder import RunFolder
 from engine.store import Store
 
@@ -22,23 +22,7 @@ APP = Path(__file__).resolve().parents[2] / "app.py"
 TIMEOUT = 60  # seconds per script run: the first run imports torch/transformers on a busy CPU
 
 
-# ---- pytest fixtures and app runners --------------------------------------------------------
-
-@pytest.fixture
-def daemon_calls(monkeypatch) -> list:
-    """engine.queue.ensure_daemon replaced by a recorder: tests never start the real queue."""
-    calls: list = []
-    monkeypatch.setattr(queue, "ensure_daemon", lambda store: calls.append(store.root) or 0)
-    return calls
-
-
-@pytest.fixture
-def store(tmp_path, monkeypatch, daemon_calls) -> Store:
-    """A fresh workspace for this test ($WORKBENCH_HOME), with the queue daemon stubbed."""
-    root = tmp_path / "workspace"
-    monkeypatch.setenv("WORKBENCH_HOME", str(root))
-    return Store(root)
-
+# ---- app runners -----------------------------------------------------------------------------
 
 def _render_page(name: str) -> None:
     import importlib
