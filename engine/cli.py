@@ -40,6 +40,14 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--format", dest="fmt", help="conll, jsonl, csv, tsv or parquet (default: detected)")
     v.add_argument("--json", action="store_true", help="print diagnostics as JSON")
 
+    c = sub.add_parser("compare", help="is run B better than run A? paired tests per score")
+    c.add_argument("run_a", help="run id or run folder (the baseline)")
+    c.add_argument("run_b", help="run id or run folder (the candidate)")
+    c.add_argument("--split", default="test", choices=("test", "dev"))
+    c.add_argument("--resamples", type=int, default=10_000)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--json", action="store_true", help="print one JSON object")
+
     q = sub.add_parser("queue", help="list, submit, cancel, resume runs; serve the queue")
     qs = q.add_subparsers(dest="action", required=True)
     qs.add_parser("list", help="runs, newest first")
@@ -56,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"train": cmd_train, "evaluate": cmd_evaluate, "validate": cmd_validate,
-                "queue": cmd_queue}[args.command](args)
+                "compare": cmd_compare, "queue": cmd_queue}[args.command](args)
     except WorkbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -250,6 +258,35 @@ def print_report(report: dict) -> None:
         print(metrics.format_table(table))
         if "entities" not in report[split] and (acc := accuracy_of(table)) is not None:
             print(f"accuracy {acc:.4f}")
+
+
+# ---- compare ----------------------------------------------------------------------------
+def cmd_compare(args) -> int:
+    from engine.data import workspace_root
+    from engine.significance import compare_runs, resolve_run, verdict
+    from engine.store import Store
+
+    if args.resamples < 1:
+        from core.errors import ConfigError
+
+        raise ConfigError(f"--resamples: expected at least 1, found {args.resamples}")
+    runs_dir = workspace_root() / Store.RUNS
+    a, b = resolve_run(args.run_a, runs_dir), resolve_run(args.run_b, runs_dir)
+    result = compare_runs(a, b, split=args.split, resamples=args.resamples, seed=args.seed)
+    if args.json:
+        print(json.dumps({"a": str(a), "b": str(b), **result}, indent=1))
+        return 0
+    print(f"A = {a.name}\nB = {b.name}\n{result['split']}: {result['examples']} examples, "
+          f"{args.resamples} resamples\n")
+    print(f"{'score':<14}{'A':>8}{'B':>8}{'B-A':>8}{'95% CI':>18}{'p boot':>9}{'p rand':>9}")
+    for r in result["scores"]:
+        ci = f"{100 * r['low']:.1f} .. {100 * r['high']:.1f}"
+        print(f"{r['score']:<14}{100 * r['a']:>8.1f}{100 * r['b']:>8.1f}{100 * r['delta']:>8.1f}"
+              f"{ci:>18}{r['p_bootstrap']:>9.3f}{r['p_randomisation']:>9.3f}")
+    print()
+    for r in result["scores"]:
+        print(verdict(r))
+    return 0
 
 
 # ---- queue ------------------------------------------------------------------------------

@@ -1,0 +1,86 @@
+"""Compare two finished runs on the same split: per score (micro F1 and each entity type for
+NER; accuracy, macro F1 and each class for text), B minus A with a 95 % paired-bootstrap
+interval and two p-values (core/significance.py). Reads only the runs' predictions."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.errors import ConfigError, DataError
+from core.significance import (class_counts, compare, label_f1, macro_f1, micro_f1, ner_counts)
+from core.spans import to_spans
+from engine.runfolder import RunFolder
+
+ALPHA = 0.05
+
+
+def resolve_run(ref: str, runs_dir: Path) -> Path:
+    """A run folder from a path or a run id of the workspace's store."""
+    for candidate in (Path(ref).expanduser(), Path(runs_dir) / ref):
+        if RunFolder(candidate).config_path.is_file():
+            return candidate
+    raise ConfigError(f"no run {ref!r}: give a run id of this workspace or a run folder")
+
+
+def _rows(run_dir: Path, split: str) -> list[dict]:
+    folder = RunFolder(run_dir)
+    if not folder.predictions_path.is_file():
+        raise DataError(f"the run has no {RunFolder.PREDICTIONS} (it has not completed)",
+                        source=str(folder.predictions_path))
+    rows = sorted(folder.read_predictions(split), key=lambda r: r.get("index", 0))
+    if not rows:
+        raise DataError(f"the run has no {split} predictions", source=str(folder.predictions_path))
+    return rows
+
+
+def _inputs(row: dict):
+    return tuple(row["tokens"]) if "tokens" in row else row.get("text")
+
+
+def _check_same_examples(a: list[dict], b: list[dict], split: str, source: str) -> None:
+    if len(a) != len(b):
+        raise DataError(f"the two runs' {split} splits differ: {len(a)} vs {len(b)} examples; "
+                        "compare runs scored on the same data", source=source)
+    for i, (x, y) in enumerate(zip(a, b)):
+        if _inputs(x) != _inputs(y) or x["gold"] != y["gold"]:
+            raise DataError(f"the two runs' {split} splits differ at example {i + 1} (other "
+                            "words or gold labels); compare runs scored on the same data",
+                            source=source)
+
+
+def compare_runs(dir_a: Path, dir_b: Path, *, split: str = "test", resamples: int = 10_000,
+                 seed: int = 0) -> dict:
+    """{"split", "examples", "task", "scores": [{"score", "a", "b", "delta", "low", "high",
+    "p_bootstrap", "p_randomisation"}]} for run B against run A."""
+    a, b = _rows(dir_a, split), _rows(dir_b, split)
+    _check_same_examples(a, b, split, str(RunFolder(dir_b).predictions_path))
+    gold = [r["gold"] for r in a]
+    ner = "tokens" in a[0]
+    if ner:
+        labels = sorted({t for r in a + b for key in ("gold", "pred") for t, _, _ in to_spans(r[key])})
+        counts = [ner_counts(gold, [r["pred"] for r in rows], labels) for rows in (a, b)]
+        scores = [("micro F1", micro_f1)]
+    else:
+        labels = sorted({c for r in a + b for key in ("gold", "pred")
+                         for c in (r[key] if isinstance(r[key], list) else [r[key]])})
+        counts = [class_counts(gold, [r["pred"] for r in rows], labels) for rows in (a, b)]
+        scores = [("accuracy" if not isinstance(gold[0], list) else "micro F1", micro_f1),
+                  ("macro F1", macro_f1)]
+    scores += [(label, label_f1(k)) for k, label in enumerate(labels)]
+    out = []
+    for name, score in scores:
+        res = compare(counts[0], counts[1], score, resamples=resamples, seed=seed)
+        out.append({"score": name, "a": score(counts[0].sum(0)), "b": score(counts[1].sum(0)),
+                    "delta": res.delta, "low": res.low, "high": res.high,
+                    "p_bootstrap": res.p_bootstrap, "p_randomisation": res.p_randomisation})
+    return {"split": split, "examples": len(a), "task": "ner" if ner else "text", "scores": out}
+
+
+def verdict(row: dict) -> str:
+    """One sentence on one score, e.g. 'B beats A on ORG by 1.2 F1 (95 % CI 0.5 to 1.9, p = 0.003)'."""
+    pts = lambda x: f"{100 * x:.1f}"  # noqa: E731
+    interval = f"95 % CI {pts(row['low'])} to {pts(row['high'])}"
+    p = max(row["p_bootstrap"], row["p_randomisation"])
+    if p >= ALPHA or row["delta"] == 0:
+        return f"the {row['score']} difference ({pts(row['delta'])}, {interval}) is within noise"
+    who = "B beats A" if row["delta"] > 0 else "A beats B"
+    return f"{who} on {row['score']} by {pts(abs(row['delta']))} points ({interval}, p = {p:.3g})"
