@@ -2,16 +2,21 @@
 per-entity F1."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import altair as alt
 import pandas as pd
 import streamlit as st
 
+from core.errors import WorkbenchError
 from core.report import split_score
+from engine.significance import compare_runs, verdict
 from engine.runfolder import RunFolder
 from pages.common import (STATE_ICONS, current_run, curve_frames, fmt_duration, get_store,
                           hand_over_to_app, link_to, read_metrics, read_report, run_guarded)
 
 MAX_RUNS = 8
+SIG_RESAMPLES = 2000  # paired-bootstrap draws on the page (the CLI defaults to 10,000)
 PCT = "%.1f %%"
 SKIP_KEYS = ("name",)  # differs by design; the run is named in every column anyway
 
@@ -47,6 +52,8 @@ def _body() -> None:
                                  default="test", required=True)
     st.subheader("Scores")
     _show_scores(chosen, names, reports, configs)
+    st.subheader(f"Is the difference real? ({split})")
+    _show_significance(chosen[0], chosen[1], names, split)
     st.subheader("Settings that differ")
     _show_config_diff(chosen_ids, names, configs)
     st.subheader("Curves")
@@ -115,6 +122,28 @@ def _show_scores(chosen: list[dict], names: dict, reports: dict, configs: dict) 
     fastest = min((r for r in rows if r["Train time (s)"]), key=lambda r: r["Train time (s)"], default=None)
     if fastest:
         st.caption(f"Fastest: {fastest['Run']} ({fmt_duration(fastest['Train time (s)'])}). Scores in %.")
+
+
+@st.cache_data(max_entries=32, show_spinner="Resampling the predictions…")
+def _significance(dir_a: str, dir_b: str, split: str, mtimes: tuple) -> dict:  # noqa: ARG001 - mtimes key the cache
+    return compare_runs(Path(dir_a), Path(dir_b), split=split, resamples=SIG_RESAMPLES)
+
+
+def _show_significance(a: dict, b: dict, names: dict, split: str) -> None:
+    """Paired tests of the first two chosen runs on `split`, said in words (engine/significance)."""
+    paths = [RunFolder(r["dir"]).predictions_path for r in (a, b)]
+    mtimes = tuple(p.stat().st_mtime if p.is_file() else 0.0 for p in paths)
+    try:
+        result = _significance(a["dir"], b["dir"], split, mtimes)
+    except WorkbenchError as exc:
+        st.info(f"No paired test for {names[a['id']]} and {names[b['id']]}: {exc}")
+        return
+    st.caption(f"A = **{names[a['id']]}**, B = **{names[b['id']]}**: B − A on the same "
+               f"{result['examples']} {split} examples, {SIG_RESAMPLES:,} paired-bootstrap "
+               "resamples and an approximate randomisation test.")
+    for row in result["scores"]:
+        text = verdict(row)
+        (st.success if "beats" in text else st.markdown)(text[0].upper() + text[1:] + ".")
 
 
 def config_differences(configs: dict[str, dict]) -> dict[str, dict[str, object]]:

@@ -226,6 +226,23 @@ def test_compare_puts_the_two_ner_runs_side_by_side(real_workspace):
             assert abs(shown - 100 * reports[run_id]["test"]["entities"]["per_type"][etype]["f1"]) < 1e-9
 
 
+def test_compare_says_in_words_whether_the_difference_is_real(real_workspace):
+    from engine.significance import compare_runs, verdict
+    from pages.compare import SIG_RESAMPLES
+
+    runs = real_workspace
+    at = page_test("compare")
+    _clean(at)
+    first, second = at.multiselect(key="compare.runs").value[:2]
+    expected = compare_runs(_dir(runs, first), _dir(runs, second), split="test",
+                            resamples=SIG_RESAMPLES)
+    shown = [m.value for m in at.markdown] + [m.value for m in at.success]
+    for row in expected["scores"]:
+        text = verdict(row)
+        assert text[0].upper() + text[1:] + "." in shown
+    assert any(f"same {expected['examples']} test examples" in c.value for c in at.caption)
+
+
 # ---- Playground -----------------------------------------------------------------------------
 
 def test_playground_tags_a_sentence_with_the_ner_runs_model(real_workspace):
