@@ -3,7 +3,7 @@ to the run folder and tests drive directly.
 
 In the shape of spaCy's training loop: `setup` builds a Session (device, data, model,
 optimizer, resumed state), `steps` trains and yields events, `finish` writes the report, the
-predictions and model/. `train` runs the three. The events are listed in engine/events.py.
+predictions and the model. `train` runs the three. The events are listed in engine/events.py.
 """
 from __future__ import annotations
 
@@ -205,10 +205,10 @@ class Session:
 
 def train(cfg: RunConfig, run_dir: Path, *, should_stop: Callable[[], bool] = lambda: False,
           resume: bool = True, workspace: Path | None = None) -> Iterator[dict]:
-    """Train per `cfg`, writing checkpoints, report.json, predictions.jsonl and model/ into
-    `run_dir`; resumes from the latest checkpoint there when `resume` is true. Yields the
-    events of engine/events.py. workspace: where `dataset:` references and the feature
-    cache live (default: the configured workspace, $WORKBENCH_HOME)."""
+    """Train per `cfg`, writing checkpoints, the report, the predictions and the model into
+    the run folder `run_dir` (engine/runfolder.py); resumes from the latest checkpoint there
+    when `resume` is true. Yields the events of engine/events.py. workspace: where
+    `dataset:` references and the feature cache live (default: $WORKBENCH_HOME)."""
     session = setup(cfg, Path(run_dir), workspace if workspace is not None else workspace_root(),
                     resume=resume)
     yield from steps(session, should_stop)
@@ -365,8 +365,8 @@ def _log_event(s: Session, n_batches: int) -> dict:
 
 
 def finish(s: Session) -> dict:
-    """Final checkpoint, best weights back, report.json, predictions.jsonl and model/; returns
-    the end event."""
+    """Final checkpoint, best weights back, then the run folder's report, predictions and
+    model; returns the end event."""
     from engine.models import save_model
 
     folder = RunFolder(s.run_dir)
@@ -428,7 +428,7 @@ def _evaluate_during(s: Session) -> Iterator[dict]:
 
 
 def _final_report(s: Session, folder: RunFolder) -> dict:
-    """report.json's content (core/report.py) for the best weights; writes predictions.jsonl."""
+    """The report (core/report.py) for the best weights; writes the prediction rows too."""
     cfg, prep, state = s.cfg, s.prep, s.state
     report = new_report(cfg.task, prep.labels, cfg.metric, best_step=state.best_step,
                         best_score=state.best_score, steps=state.step)

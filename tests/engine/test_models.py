@@ -10,32 +10,11 @@ from core.records import TokenExample
 from engine.encoding import encode_ner, merge_windows
 from engine.models import (ModelLoadError, build_model, count_parameters, load_tokenizer,
                            resolve_model, save_model)
-from tests.engine.tiny import make_tiny_model_dir, make_tiny_tokenizer
+from tests.engine.tiny import NER_TAGS, VOCAB, make_tiny_model_dir
 
-WORDS = ["the", "cat", "sat", "on", "mat", "john", "smith", "paris", "london", "acme"]
-TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+WORDS, TAGS = VOCAB, NER_TAGS
 L2I = {t: i for i, t in enumerate(TAGS)}
 CLASSES = ["neg", "pos", "neutral"]
-
-
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("tiny")
-
-
-@pytest.fixture(scope="module")
-def tokenizer(tiny_dir):
-    return make_tiny_tokenizer(WORDS, tiny_dir)
-
-
-@pytest.fixture(scope="module")
-def ner_dir(tiny_dir):
-    return make_tiny_model_dir(tiny_dir, WORDS, "ner", TAGS[:3])
-
-
-@pytest.fixture(scope="module")
-def encoder_dir(tiny_dir):
-    return make_tiny_model_dir(tiny_dir, WORDS, None)
 
 
 

@@ -11,6 +11,10 @@ from transformers import BertConfig, BertTokenizer, PreTrainedTokenizerFast
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 _CHARS = string.ascii_lowercase + string.digits + string.punctuation
 
+# The vocabulary and NER tags of the shared tiny-model fixtures (tests/engine/conftest.py).
+VOCAB = ["the", "cat", "sat", "on", "mat", "john", "smith", "paris", "london", "acme"]
+NER_TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+
 
 def tiny_vocab(words: Iterable[str]) -> list[str]:
     """Special tokens, the lowercased words, then every single character and its ## form."""
