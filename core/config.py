@@ -70,6 +70,9 @@ class RunConfig:
                                  "multilabel column.")
     max_train_examples: int | None = _knob("data", None, "Use only the first N training "
                                            "examples (quick trials); unset: all.")
+    train_fraction: float = _knob("data", 1.0, "Train on this share (0-1] of the training "
+                                  "data: a seeded subset, nested across shares and taken by "
+                                  "document when documents exist (learning curves).")
     name: str = _knob("data", "", "Display name of the run in the dashboard.")
 
     # ---- model and adapter: which encoder, and which of its weights train -----------------
@@ -142,6 +145,8 @@ class RunConfig:
                                                 "unset: never stop early.")
     checkpoint_every: int | None = _knob("evaluation", None, "Save a resumable checkpoint every "
                                          "N optimiser steps; unset: at each evaluation.")
+    repeats: int = _knob("evaluation", 1, "Launch N runs of this config with seeds seed, "
+                         "seed+1, ..., shown as one group (mean, std, min, max).")
     log_every: int = _knob("evaluation", 10, "Write training loss and learning rate every N "
                            "optimiser steps.")
 
@@ -304,6 +309,9 @@ def _validate_data(cfg: RunConfig) -> None:
     _nonempty("label_column", cfg.label_column)
     _nonempty("label_delimiter", cfg.label_delimiter)
     _at_least("max_train_examples", cfg.max_train_examples, 1)
+    if not 0.0 < cfg.train_fraction <= 1.0:
+        raise ConfigError(f"train_fraction: must be a share of the training data in (0, 1], "
+                          f"found {cfg.train_fraction!r}")
 
 
 def _validate_model(cfg: RunConfig) -> None:
@@ -365,6 +373,7 @@ def _validate_evaluation(cfg: RunConfig) -> None:
     _at_least("early_stopping_patience", cfg.early_stopping_patience, 1)
     _at_least("checkpoint_every", cfg.checkpoint_every, 1)
     _at_least("log_every", cfg.log_every, 1)
+    _at_least("repeats", cfg.repeats, 1)
 
 
 def _validate_hardware(cfg: RunConfig) -> None:

@@ -12,6 +12,10 @@ from pathlib import Path
 
 from core.errors import WorkbenchError
 
+# Commands kept in their own modules: each has register(sub), which adds its subparser and
+# sets `handler` (a function of the parsed args returning the exit code) as a default.
+COMMAND_MODULES: tuple[str, ...] = ()
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m engine", description="Fine-tuning workbench engine.")
@@ -57,14 +61,20 @@ def _parser() -> argparse.ArgumentParser:
         qs.add_parser(name).add_argument("run_id")
     sv = qs.add_parser("serve", help="run the scheduler in the foreground")
     sv.add_argument("--until-idle", action="store_true", help="exit when nothing is queued or running")
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"train": cmd_train, "evaluate": cmd_evaluate, "validate": cmd_validate,
-                "compare": cmd_compare, "queue": cmd_queue}[args.command](args)
+        handler = getattr(args, "handler", None) or {
+            "train": cmd_train, "evaluate": cmd_evaluate, "validate": cmd_validate,
+            "compare": cmd_compare, "queue": cmd_queue}[args.command]
+        return handler(args)
     except WorkbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -10,12 +10,13 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from core.errors import WorkbenchError
 from engine.runfolder import RunFolder
 from engine.store import Store
 
-RESUMABLE = ("interrupted", "cancelled", "failed")
+RESUMABLE = ("interrupted", "cancelled", "failed", "pruned")
 # what a training process's command line holds: a queued worker or a foreground `train`
 WORKER_MARKERS = ("engine.worker", "engine\0train")
 CLAIM_GRACE_S = 60.0  # a claimed run whose worker has not started after this is lost
@@ -194,8 +195,12 @@ class Scheduler:
 
 
 def serve(store: Store, *, poll: float = 1.0, until_idle: bool = False,
-          slots: int | None = None) -> bool:
+          slots: int | None = None, until: Callable[[], bool] | None = None,
+          on_tick: Callable[[], None] | None = None) -> bool:
     """Run the scheduler loop; False at once when another scheduler serves this store.
+
+    until_idle: stop when nothing runs or waits; until: stop once it returns True; on_tick:
+    called after each scheduling pass (a foreground sweep or curve prints its progress).
 
     A single instance per store: an exclusive lock on queue.lock (released by the OS when
     the process dies, so a crash leaves no stale lock); queue.pid names the holder.
@@ -212,7 +217,11 @@ def serve(store: Store, *, poll: float = 1.0, until_idle: bool = False,
     try:
         while not stop["flag"]:
             sched.tick()
+            if on_tick is not None:
+                on_tick()
             if until_idle and not sched.running() and not store.queued():
+                break
+            if until is not None and until():
                 break
             time.sleep(poll)
     finally:
@@ -220,6 +229,18 @@ def serve(store: Store, *, poll: float = 1.0, until_idle: bool = False,
             pidfile.unlink()
         lock.close()
     return True
+
+
+def drive(store: Store, done: Callable[[], bool], *, poll: float = 1.0,
+          on_tick: Callable[[], None] | None = None) -> None:
+    """Work the queue in the foreground until `done()`: serve it here when no other
+    scheduler does, else wait for the one that does (and take over if it stops)."""
+    while not serve(store, poll=poll, until=done, on_tick=on_tick):
+        if on_tick is not None:
+            on_tick()
+        if done():
+            return
+        time.sleep(poll)
 
 
 def _try_lock(path: Path):

@@ -29,8 +29,8 @@ try:
 except ImportError:  # Windows: no advisory locks; writers then rely on os.replace alone
     fcntl = None  # type: ignore[assignment]
 
-STATES = ("queued", "running", "completed", "failed", "cancelled", "interrupted")
-FINAL_STATES = ("completed", "failed", "cancelled")
+STATES = ("queued", "running", "completed", "failed", "cancelled", "interrupted", "pruned")
+FINAL_STATES = ("completed", "failed", "cancelled", "pruned")  # pruned: stopped by a sweep's pruner
 
 
 def write_json_atomic(path: Path, obj: Any, *, durable: bool = True) -> None:

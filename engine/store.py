@@ -11,7 +11,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from core.errors import DataError, WorkbenchError
 from engine.runfolder import FINAL_STATES, RunFolder
@@ -115,9 +115,13 @@ class Store:
     def run_dir(self, run_id: str) -> Path:
         return self.runs_dir / safe_id(run_id)
 
-    def create_run(self, config: dict, *, state: str = "queued", **status) -> str:
+    def create_run(self, config: dict, *, state: str = "queued", tags: dict | None = None,
+                   **status) -> str:
         """A new run folder with config.json and status.json (plus `status` fields), indexed;
-        returns its id."""
+        returns its id. `tags` (status.json "tags") say which sweep, curve or seed group the
+        run belongs to, e.g. {"sweep": "lr-search", "trial": 3}."""
+        if tags:
+            status["tags"] = dict(tags)
         name = sanitise(config.get("name") or config.get("task", "run"), "run")
         stamp = time.strftime("%Y%m%d-%H%M%S")
         for _ in range(100):  # ids made in the same second differ by their random suffix
@@ -203,6 +207,15 @@ class Store:
             rows = [dict(r) for r in db.execute(
                 "SELECT * FROM runs WHERE state=? ORDER BY created_at DESC, rowid DESC", (state,))]
         return [self._merge(r) for r in rows]
+
+    def tagged(self, key: str, value: Any = None) -> list[dict]:
+        """Runs (oldest first) whose tags hold `key` (equal to `value` unless it is None)."""
+        out = []
+        for run in reversed(self.list_runs()):
+            tags = run["status"].get("tags")
+            if isinstance(tags, dict) and key in tags and (value is None or tags[key] == value):
+                out.append(run)
+        return out
 
     def queued(self) -> list[dict]:
         """Queued runs in submission order (oldest first)."""

@@ -21,7 +21,7 @@ from engine.runfolder import RunFolder, iter_jsonl, read_json
 from engine.store import Store
 
 STATE_ICONS = {"queued": "⏳", "running": "🟢", "completed": "✅", "failed": "❌",
-               "cancelled": "⏹️", "interrupted": "⚠️"}
+               "cancelled": "⏹️", "interrupted": "⚠️", "pruned": "✂️"}
 # One colour per entity type, shared by charts and span highlights (Tableau 10, readable on white).
 PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1",
            "#ff9da7", "#9c755f", "#bab0ac"]
@@ -151,6 +151,21 @@ def run_label(run: dict) -> str:
     """How a run reads in pickers: icon, name, task and short id."""
     name = run.get("name") or "(unnamed)"
     return f"{STATE_ICONS.get(run['state'], '•')} {name} · {run.get('task', '')} · {run['id']}"
+
+
+def tag_label(tags: object) -> str:
+    """What a run belongs to, in words: 'sweep lr #3', 'curve c1 · 25 % · seed 2', 'group g · 2/3'."""
+    if not isinstance(tags, dict):
+        return ""
+    if "sweep" in tags:
+        return f"sweep {tags['sweep']} #{tags.get('trial', '?')}"
+    if "curve" in tags:
+        share = tags.get("fraction")
+        share = f" · {100 * share:g} %" if isinstance(share, (int, float)) else ""
+        return f"curve {tags['curve']}{share} · seed {tags.get('seed', '?')}"
+    if "group" in tags:
+        return f"group {tags['group']} · {tags.get('member', 0) + 1}/{tags.get('of', '?')}"
+    return ""
 
 
 def remember_run(run_id: str) -> None:

@@ -21,7 +21,7 @@ from engine.runfolder import STATES, RunFolder
 from engine.store import NotFound, Store
 from pages.common import (STATE_ICONS, choose_run, curve_frames, flash, fmt_duration, forget_run,
                           get_store, hand_over_to_app, link_to, read_metrics, run_guarded,
-                          show_error, show_flash, type_colours)
+                          show_error, show_flash, tag_label, type_colours)
 
 LIVE = ("running", "queued")
 LIST_LIMIT = 1000
@@ -112,6 +112,7 @@ def _table_row(run: dict, now: float, queue_position: int | None) -> dict:
         eta = "—"
     dev, test = status_headline(status, "dev"), status_headline(status, "test")
     return {"State": f"{STATE_ICONS.get(state, '•')} {state}", "Name": run.get("name") or "—",
+            "Part of": tag_label(status.get("tags")) or "—",
             "Task": run.get("task") or "—",
             "Progress": (min(step / total, 1.0) if total else (1.0 if state == "completed" else 0.0)),
             "Steps": f"{step:,} / {total:,}" if total else "—", "ETA": eta,
