@@ -545,6 +545,9 @@ def _did_you_mean(word: str, choices: Any) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
+did_you_mean = _did_you_mean  # "; did you mean 'x'?" or "" (the sweep file uses it too)
+
+
 # ---- registry names --------------------------------------------------------------------------
 
 def _registries(module: Any, *, include: str = "", exclude: str = "") -> list[Registry]:

@@ -14,7 +14,7 @@ from core.errors import WorkbenchError
 
 # Commands kept in their own modules: each has register(sub), which adds its subparser and
 # sets `handler` (a function of the parsed args returning the exit code) as a default.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("engine.cli_sweep", "engine.cli_curve")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,9 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--format", dest="fmt", help="conll, jsonl, csv, tsv or parquet (default: detected)")
     v.add_argument("--json", action="store_true", help="print diagnostics as JSON")
 
-    c = sub.add_parser("compare", help="is run B better than run A? paired tests per score")
-    c.add_argument("run_a", help="run id or run folder (the baseline)")
-    c.add_argument("run_b", help="run id or run folder (the candidate)")
+    c = sub.add_parser("compare", help="is run B better than run A? paired tests per score; "
+                       "for two seed groups, Welch's t over the seed scores")
+    c.add_argument("run_a", help="run id or run folder (the baseline), or a seed group id")
+    c.add_argument("run_b", help="run id or run folder (the candidate), or a seed group id")
+    c.add_argument("--groups", action="store_true",
+                   help="compare the seed groups the two runs belong to (Welch's t)")
     c.add_argument("--split", default="test", choices=("test", "dev"))
     c.add_argument("--resamples", type=int, default=10_000)
     c.add_argument("--seed", type=int, default=0)
@@ -228,6 +231,12 @@ def cmd_train(args) -> int:
     from engine.worker import StopFlag, run
 
     cfg = load_config_file(args.config, args.set)
+    if cfg.repeats > 1:
+        if args.run_dir:
+            raise ConfigError(f"--run-dir holds one run, but the config asks for repeats = "
+                              f"{cfg.repeats}; drop --run-dir (the group's runs go to the "
+                              "workspace) or set repeats = 1")
+        return _train_group(cfg, quiet=args.quiet)
     if args.run_dir:
         run_dir = args.run_dir
         old = RunFolder(run_dir).read_config()
@@ -253,6 +262,51 @@ def cmd_train(args) -> int:
         return 0 if state == "cancelled" else 1
     print_report(RunFolder(run_dir).read_report() or {})
     return 0
+
+
+def _train_group(cfg, *, quiet: bool) -> int:
+    """A seed group in the foreground: its runs are queued in the workspace store and this
+    process works the queue until every member has ended; one line per finished member,
+    then the group summary."""
+    from core.config import config_to_dict
+    from core.report import status_headline
+    from engine import groups, queue
+    from engine.data import workspace_root
+    from engine.store import Store, is_final
+
+    store = Store(workspace_root())
+    run_ids = groups.submit(store, config_to_dict(cfg))
+    group_id = groups.group_of(store, run_ids[0])
+    print(f"group {group_id}: {len(run_ids)} runs, seeds {cfg.seed}..{cfg.seed + len(run_ids) - 1}",
+          flush=True)
+    reported: set[str] = set()
+
+    def ended() -> list[dict]:
+        return [r for r in groups.group_runs(store, group_id)
+                if is_final(r["state"]) or r["state"] == "interrupted"]
+
+    def report_ended() -> None:
+        for run in ended():
+            if run["id"] in reported:
+                continue
+            reported.add(run["id"])
+            tags = run["status"].get("tags") or {}
+            line = f"[{tags.get('member', 0) + 1}/{len(run_ids)}] seed {tags.get('seed')}: " \
+                   f"{run['state']}  {run['id']}"
+            score = status_headline(run["status"], "dev")
+            if score is not None and not quiet:
+                line += f"  dev {'micro F1' if run.get('task') == 'ner' else 'accuracy'} " \
+                        f"{100 * score:.1f}"
+            if run["state"] != "completed" and run["status"].get("error"):
+                line += f"\n    {str(run['status']['error']).strip().splitlines()[-1]}"
+            print(line, flush=True)
+
+    queue.drive(store, lambda: len(ended()) == len(run_ids), on_tick=report_ended)
+    report_ended()
+    summary = groups.group_summary(store, group_id)
+    print()
+    print(groups.format_summary(summary))
+    return 0 if summary["completed"] == len(run_ids) else 1
 
 
 def print_report(report: dict) -> None:
@@ -281,6 +335,10 @@ def cmd_compare(args) -> int:
 
         raise ConfigError(f"--resamples: expected at least 1, found {args.resamples}")
     runs_dir = workspace_root() / Store.RUNS
+    has_store = (workspace_root() / Store.INDEX).is_file()  # a read: never create a store
+    group_ids = _compared_groups(args, Store(workspace_root()) if has_store else None)
+    if group_ids is not None:
+        return _compare_groups(args, *group_ids)
     a, b = resolve_run(args.run_a, runs_dir), resolve_run(args.run_b, runs_dir)
     result = compare_runs(a, b, split=args.split, resamples=args.resamples, seed=args.seed)
     if args.json:
@@ -296,6 +354,67 @@ def cmd_compare(args) -> int:
     print()
     for r in result["scores"]:
         print(verdict(r))
+    return 0
+
+
+def _compared_groups(args, store) -> tuple[str, str] | None:
+    """The two seed groups to compare, or None for a run-vs-run comparison. The rule: both
+    arguments are group ids, or --groups names two runs (ids or folders) whose groups count."""
+    from core.errors import ConfigError
+    from engine.groups import group_of, group_runs
+    from engine.significance import resolve_run
+
+    refs = (args.run_a, args.run_b)
+    is_group = [store is not None and bool(group_runs(store, ref)) for ref in refs]
+    if all(is_group):
+        return refs
+    if not args.groups:
+        if any(is_group):
+            raise ConfigError(f"{refs[is_group.index(True)]} is a seed group but "
+                              f"{refs[is_group.index(False)]} is not: compare two groups, "
+                              "two runs, or two group members with --groups")
+        return None
+    if store is None:
+        raise ConfigError("--groups: this workspace has no runs")
+    out = []
+    for ref, group in zip(refs, is_group):
+        if group:
+            out.append(ref)
+            continue
+        run_dir = resolve_run(ref, store.runs_dir)
+        inside = run_dir.resolve().parent == store.runs_dir.resolve()
+        found = group_of(store, run_dir.name) if inside else None
+        if found is None:
+            raise ConfigError(f"--groups: run {ref} belongs to no seed group")
+        out.append(found)
+    return out[0], out[1]
+
+
+def _compare_groups(args, group_a: str, group_b: str) -> int:
+    """Welch's t over the seed scores of two groups: a table, sentences or JSON."""
+    from engine.data import workspace_root
+    from engine.significance import compare_groups, welch_verdict
+    from engine.store import Store
+
+    result = compare_groups(Store(workspace_root()), group_a, group_b, split=args.split)
+    if args.json:
+        print(json.dumps({"test": "welch", **result}, indent=1))
+        return 0
+    print(f"A = group {group_a} ({result['n_a']} completed runs)\n"
+          f"B = group {group_b} ({result['n_b']} completed runs)\n"
+          f"{result['split']}: Welch's t over the seed scores\n")
+    print(f"{'score':<14}{'A mean':>8}{'± std':>7}{'B mean':>8}{'± std':>7}{'B-A':>8}"
+          f"{'t':>8}{'df':>6}{'p':>8}")
+    for r in result["scores"]:
+        t = "—" if r["t"] is None else f"{r['t']:.2f}"
+        df = "—" if r["df"] is None else f"{r['df']:.1f}"
+        print(f"{r['score']:<14}{100 * r['mean_a']:>8.1f}{100 * r['std_a']:>7.1f}"
+              f"{100 * r['mean_b']:>8.1f}{100 * r['std_b']:>7.1f}{100 * r['delta']:>8.1f}"
+              f"{t:>8}{df:>6}{r['p']:>8.3f}")
+    print()
+    for r in result["scores"]:
+        text = welch_verdict(r)
+        print(text[0].upper() + text[1:])
     return 0
 
 
@@ -315,9 +434,13 @@ def cmd_queue(args) -> int:
             print(f"{run['id']:45s} {run['state']:12s} {prog:>12s}  {run['task']}")
         return 0
     if args.action == "submit":
-        run_id = queue.submit(store, config_to_dict(load_config_file(args.config)))
+        from engine import groups
+
+        run_ids = groups.submit(store, config_to_dict(load_config_file(args.config)))
         queue.ensure_daemon(store)
-        print(run_id)
+        print("\n".join(run_ids))
+        if len(run_ids) > 1:
+            print(f"group {groups.group_of(store, run_ids[0])}")
         return 0
     if args.action == "cancel":
         print(queue.cancel(store, args.run_id))

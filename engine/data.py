@@ -162,7 +162,9 @@ def _source(ref: str, split: str) -> str:
 
 def load_splits(cfg: RunConfig, *, workspace: Path | None = None) -> Splits:
     """train/dev/test records for a run; dev carved from train (seeded DEV_FRACTION) when
-    none is given; every split checked against the task (check_records)."""
+    none is given; then the first max_train_examples of train, then a train_fraction share
+    of those (core.curve.nested_subset, seeded by cfg.seed: nested across shares, whole
+    documents); every split checked against the task (check_records)."""
     splits = dict(resolve_reference(cfg.train, cfg=cfg, workspace=workspace))
     if "train" not in splits or not splits["train"]:
         raise ConfigError(f"train: {cfg.train!r} has no training examples")
@@ -178,6 +180,10 @@ def load_splits(cfg: RunConfig, *, workspace: Path | None = None) -> Splits:
         sources["dev"] = sources["train"]
     if cfg.max_train_examples:
         splits["train"] = splits["train"][: cfg.max_train_examples]
+    if cfg.train_fraction < 1.0:  # after dev carving: dev is the same for every share
+        from core.curve import nested_subset
+
+        splits["train"] = nested_subset(splits["train"], cfg.train_fraction, cfg.seed)
     splits = {k: splits[k] for k in SPLITS if splits.get(k)}
     for name, records in splits.items():
         check_records(records, cfg.task, source=sources[name])
@@ -256,7 +262,14 @@ def load_config_file(path: Path, overrides: Sequence[str] = ()) -> RunConfig:
     cfg = from_json(text) if path.suffix == ".json" else from_toml(text)
     if overrides:
         cfg = config_from_dict(_apply_overrides(config_to_dict(cfg), overrides))
-    base = path.resolve().parent
+    relative_to(cfg, path.resolve().parent)
+    validate(cfg)
+    return cfg
+
+
+def relative_to(cfg: RunConfig, base: Path) -> RunConfig:
+    """`cfg` (in place) with relative data paths, and a relative model folder that exists
+    there, taken relative to the folder `base` of the file that named them."""
     for key in REF_FIELDS:
         ref = getattr(cfg, key)
         if ref and ":" not in ref and not Path(ref).is_absolute():
@@ -266,7 +279,6 @@ def load_config_file(path: Path, overrides: Sequence[str] = ()) -> RunConfig:
     # so is a relative model folder, when there is one next to the config (else a hub id)
     if not Path(cfg.model).is_absolute() and (base / cfg.model).is_dir():
         cfg.model = str(base / cfg.model)
-    validate(cfg)
     return cfg
 
 

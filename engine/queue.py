@@ -148,6 +148,7 @@ class Scheduler:
     def tick(self) -> None:
         self._reap()
         reconcile(self.store, skip=tuple(self.children))
+        _tick_sweeps(self.store)  # a sweep's next trials are queued before slots are filled
         busy = sum(r["num_devices"] for r in self.store.indexed_runs("running"))
         for run in self.store.queued():
             need = min(run["num_devices"], self.slots)
@@ -192,6 +193,19 @@ class Scheduler:
 
     def running(self) -> int:
         return len(self.children)
+
+
+def _tick_sweeps(store: Store) -> None:
+    """Move every active sweep on (engine.sweep.tick_all); a sweep's error is logged and
+    never stops the queue. Optuna is imported only once the workspace has sweeps."""
+    from engine import sweep
+
+    if not (store.root / sweep.DB).exists():
+        return
+    try:
+        sweep.tick_all(store)
+    except Exception as exc:  # noqa: BLE001 - the queue serves plain runs whatever a sweep does
+        print(f"sweep tick failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
 
 
 def serve(store: Store, *, poll: float = 1.0, until_idle: bool = False,
