@@ -51,10 +51,17 @@ def _optuna():
     return optuna
 
 
+_STORAGES: dict[str, Any] = {}
+
+
 def _storage(store: Store):
-    optuna = _optuna()
-    return optuna.storages.RDBStorage(storage_url(store),
-                                      engine_kwargs={"connect_args": {"timeout": 30}})
+    """The workspace's study storage, opened once per process: opening checks the schema
+    version through alembic (~0.3 s), which the scheduler's pass each second cannot pay."""
+    url = storage_url(store)
+    if url not in _STORAGES:
+        optuna = _optuna()
+        _STORAGES[url] = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 30}})
+    return _STORAGES[url]
 
 
 # ---- the sweep file -----------------------------------------------------------------------
@@ -131,41 +138,44 @@ def list_sweeps(store: Store) -> list[dict]:
     """Every sweep of the workspace, newest first: id, state, metric, trials done / budget."""
     if not (store.root / DB).exists():
         return []
-    optuna = _optuna()
     out = []
-    for summary in optuna.get_all_study_summaries(_storage(store), include_best_trial=False):
+    storage = _storage(store)
+    for summary in storage.get_all_studies():
         attrs = summary.user_attrs
         spec = attrs.get("spec") or {}
         settings = spec.get("sweep", {})
         out.append({"sweep_id": summary.study_name, "state": attrs.get("state", "active"),
                     "metric": settings.get("metric"), "direction": settings.get("direction"),
-                    "trials": summary.n_trials, "budget": settings.get("trials"),
+                    "trials": storage.get_n_trials(storage.get_study_id_from_name(summary.study_name)), "budget": settings.get("trials"),
                     "created_at": attrs.get("created_at", 0.0), "task": spec.get("base", {}).get("task")})
     return sorted(out, key=lambda s: s["created_at"], reverse=True)
 
 
-def _study(store: Store, sweep_id: str, spec: SweepSpec | None = None):
+def _study(store: Store, sweep_id: str):
     optuna = _optuna()
     if not (store.root / DB).exists():
         raise WorkbenchError(f"no sweep {sweep_id!r}: this workspace has no sweeps yet")
-    storage = _storage(store)
     try:
-        study = optuna.load_study(study_name=sweep_id, storage=storage)
+        return optuna.load_study(study_name=sweep_id, storage=_storage(store))
     except KeyError:
-        known = [s["sweep_id"] for s in list_sweeps(store)]
         from core.config import did_you_mean
 
+        known = [s["sweep_id"] for s in list_sweeps(store)]
         raise WorkbenchError(f"no sweep {sweep_id!r} in {store.root}"
                              + did_you_mean(sweep_id, known)) from None
-    if spec is None:
-        return study
-    trials = len(study.get_trials(deepcopy=False))
-    return optuna.load_study(study_name=sweep_id, storage=storage,
-                             sampler=_sampler(spec, trials), pruner=_pruner(spec))
 
 
-def spec_of(store: Store, sweep_id: str) -> SweepSpec:
-    study = _study(store, sweep_id)
+def _with_policies(store: Store, study, spec: SweepSpec):
+    """The study with the spec's sampler and pruner (what ask and should_prune use)."""
+    optuna = _optuna()
+    storage = _storage(store)
+    trials = storage.get_n_trials(study._study_id)
+    return optuna.Study(study_name=study.study_name, storage=storage,
+                        sampler=_sampler(spec, trials), pruner=_pruner(spec))
+
+
+def spec_of(store: Store, sweep_id: str, study=None) -> SweepSpec:
+    study = study or _study(store, sweep_id)
     raw = study.user_attrs.get("spec")
     if not isinstance(raw, dict):
         raise WorkbenchError(f"sweep {sweep_id} has no stored sweep file; it cannot continue")
@@ -234,16 +244,18 @@ def _locked(store: Store, sweep_id: str) -> Iterator[bool]:
 
 
 def tick(store: Store, sweep_id: str) -> bool:
-    """One idempotent pass over a sweep (see the module doc); False when it is not active
-    (stopped or done) or another process is ticking it right now."""
+    """One idempotent pass over a sweep (see the module doc); False when it is done or
+    another process is ticking it right now. A stopped sweep still reports and tells the
+    trials in flight, but asks no new ones."""
     with _locked(store, sweep_id) as mine:
         if not mine:
             return False
-        spec = spec_of(store, sweep_id)
-        study = _study(store, sweep_id, spec)
-        if study.user_attrs.get("state", "active") != "active":
-            _settle_pruned(store, sweep_id, study)
+        plain = _study(store, sweep_id)
+        state = plain.user_attrs.get("state", "active")
+        if state == "done":
             return False
+        spec = spec_of(store, sweep_id, plain)
+        study = _with_policies(store, plain, spec)
         runs = _runs_by_trial(store, sweep_id)
         for trial in study.get_trials(deepcopy=False):
             if trial.state.name == "RUNNING":
@@ -252,22 +264,23 @@ def tick(store: Store, sweep_id: str) -> bool:
         trials = study.get_trials(deepcopy=False)
         in_flight = sum(t.state.name == "RUNNING" for t in trials)  # WAITING: enqueued, not asked
         asked = sum(t.state.name != "WAITING" for t in trials)
-        while in_flight < spec.parallel and asked < budget(spec):
+        while state == "active" and in_flight < spec.parallel and asked < budget(spec):
             trial = study.ask(_distributions(spec))
             _create_runs(store, sweep_id, spec, trial.number, trial.params, [])
             in_flight += 1
             asked += 1
-        if asked >= budget(spec) and not in_flight:
+        if state == "active" and asked >= budget(spec) and not in_flight:
             study.set_user_attr("state", "done")
             study.set_user_attr("finished_at", time.time())
         return True
 
 
 def tick_all(store: Store) -> None:
-    """Tick every active sweep of the workspace (the queue's scheduler calls this)."""
-    for sweep in list_sweeps(store):
-        if sweep["state"] == "active":
-            tick(store, sweep["sweep_id"])
+    """Tick every active sweep of the workspace (the queue's scheduler calls this each pass:
+    one query for the studies' attributes, trials read only for active sweeps)."""
+    for study in _storage(store).get_all_studies():
+        if study.user_attrs.get("state", "active") != "done":
+            tick(store, study.study_name)
 
 
 def _runs_by_trial(store: Store, sweep_id: str) -> dict[int, list[dict]]:
@@ -398,6 +411,9 @@ def is_finished(store: Store, sweep_id: str) -> bool:
     state = _study(store, sweep_id).user_attrs.get("state", "active")
     if state == "active":
         return False
+    if state == "stopped" and any(t.state.name == "RUNNING"
+                                  for t in _study(store, sweep_id).get_trials(deepcopy=False)):
+        return False  # its trials in flight are still to be told
     return not any(r["state"] in ("queued", "running") for r in store.tagged("sweep", sweep_id))
 
 
@@ -408,8 +424,8 @@ def show(store: Store, sweep_id: str) -> dict:
     "run_ids", "state", "params", "value", "steps", "intermediate", "duration_s"}], "best":
     {"number", "run_id", "params", "value"} | None}. A trial's value is the mean of its runs'
     own dev scores (one run: exactly that run's report.json number)."""
-    spec = spec_of(store, sweep_id)
     study = _study(store, sweep_id)
+    spec = spec_of(store, sweep_id, study)
     runs = _runs_by_trial(store, sweep_id)
     trials = []
     for t in study.get_trials(deepcopy=False):

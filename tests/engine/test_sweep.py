@@ -149,6 +149,22 @@ def test_cancelled_runs_of_a_pruned_trial_end_pruned_and_interrupted_runs_resume
     assert store.get_run(b["id"])["state"] == "pruned"
 
 
+def test_a_stopped_sweep_tells_its_trials_in_flight_but_asks_no_more(store):
+    sweep_id = sweep.create(store, _spec(trials=5, pruner="none"))
+    sweep.tick(store, sweep_id)
+    (run,) = _live(store, sweep_id)
+    sweep.stop(store, sweep_id)
+    assert not sweep.is_finished(store, sweep_id)
+    _finish(store, run, [0.4])
+    sweep.tick_all(store)  # the scheduler's pass
+    shown = sweep.show(store, sweep_id)
+    assert [t["value"] for t in shown["trials"]] == [0.4] and shown["state"] == "stopped"
+    assert sweep.is_finished(store, sweep_id) and _live(store, sweep_id) == []
+    sweep.resume(store, sweep_id)
+    sweep.tick(store, sweep_id)
+    assert len(_live(store, sweep_id)) == 1  # resumed: asks trial 1
+
+
 def test_a_grid_sweep_covers_its_grid_once(store):
     spec = _spec({"batch_size": {"choice": [8, 16]}, "epochs": {"int": [1, 3]}},
                  sampler="grid", trials=50, pruner="none", parallel=10)
