@@ -180,6 +180,11 @@ def _show_problem(run: dict) -> None:
                    "from the latest checkpoint.")
     elif state == "cancelled":
         st.info("Cancelled. **Resume** continues from the latest checkpoint.")
+    elif state == "pruned":
+        tags = status.get("tags") or {}
+        st.info(f"Pruned by sweep {tags.get('sweep', '?')}: its dev scores trailed the other "
+                "trials', so it was stopped early. **Resume** trains it to the end from its "
+                "checkpoint (the sweep keeps it as pruned).")
 
 
 def _show_actions(store: Store, run: dict) -> None:

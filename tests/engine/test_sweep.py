@@ -254,3 +254,54 @@ def test_base_file_is_read_relative_to_the_sweep_file(tmp_path):
     spec = sweep.load_sweep_file(tmp_path / "sub" / "sweep.toml")
     assert Path(spec.base["train"]) == (tmp_path / "sub" / "train.jsonl").resolve()
     assert spec.base["epochs"] == 1
+
+
+@pytest.mark.slow
+def test_a_killed_sweep_resumes_without_duplicates_or_losses(tmp_path, monkeypatch, capsys):
+    """kill -9 of `sweep run` (the foreground scheduler) and of the worker training trial 1;
+    `sweep resume` then marks that run interrupted, puts it back in the queue from its
+    checkpoint, and the sweep ends with exactly its 3 trials, trial 0's value untouched."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.engine.runs import REPO
+
+    cfg = make_run_config(tmp_path, "ner", epochs=8, eval_every=6, checkpoint_every=2)
+    lines = ["[base]"] + [f"{k} = {json.dumps(v)}" for k, v in cfg.items()]
+    lines += ["[search]", "learning_rate = { log_uniform = [3e-3, 1e-2] }", "[sweep]", "trials = 3",
+              'pruner = "none"', 'sampler = "random"']
+    path = tmp_path / "sweep.toml"
+    path.write_text("\n".join(lines))
+    ws = tmp_path / "ws"
+    env = {**os.environ, "WORKBENCH_HOME": str(ws)}
+    proc = subprocess.Popen([sys.executable, "-m", "engine", "sweep", "run", str(path), "--poll", "0.2"],
+                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    store = Store(ws)
+    deadline = time.monotonic() + 240
+    victim = None
+    while time.monotonic() < deadline and victim is None:
+        time.sleep(0.3)
+        runs = store.tagged("sweep")
+        if len(runs) == 2 and runs[0]["state"] == "completed" and runs[1]["state"] == "running" \
+                and (runs[1]["status"].get("step") or 0) >= 4:
+            victim = runs[1]
+    assert victim is not None, "trial 1 never got going"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    os.killpg(victim["status"]["pid"], signal.SIGKILL)  # the worker runs in its own session
+    sweep_id = victim["status"]["tags"]["sweep"]
+    first_value = sweep.show(store, sweep_id)["trials"][0]["value"]
+    monkeypatch.setenv("WORKBENCH_HOME", str(ws))
+    assert cli.main(["sweep", "resume", sweep_id, "--json", "--poll", "0.2"]) == 0
+    out = capsys.readouterr().out
+    shown = json.loads(out[out.index("\n{") + 1:])
+    assert shown["best"] == sweep.show(store, sweep_id)["best"]
+    runs = store.tagged("sweep", sweep_id)
+    assert [t["state"] for t in shown["trials"]] == ["completed"] * 3
+    assert sorted(r["status"]["tags"]["trial"] for r in runs) == [0, 1, 2]  # no duplicate
+    assert shown["trials"][0]["value"] == first_value
+    events = [row["event"] for row in RunFolder(victim["dir"]).read_metrics()]
+    assert "resume" in events  # trial 1 continued from its checkpoint, not from step 0
