@@ -84,3 +84,75 @@ def verdict(row: dict) -> str:
         return f"the {row['score']} difference ({pts(row['delta'])}, {interval}) is within noise"
     who = "B beats A" if row["delta"] > 0 else "A beats B"
     return f"{who} on {row['score']} by {pts(abs(row['delta']))} points ({interval}, p = {p:.3g})"
+
+
+# ---- seed groups ------------------------------------------------------------------------
+def compare_groups(store, group_a: str, group_b: str, *, split: str = "test") -> dict:
+    """Welch's t over the seed scores of two groups (engine/groups.py) on `split`:
+    {"split", "task", "a", "b", "n_a", "n_b", "scores": [{"score", "mean_a", "mean_b", "std_a",
+    "std_b", "delta", "t", "df", "p", "n_a", "n_b"}]} with micro F1, macro F1 and each entity
+    type (NER) or accuracy, macro F1 and each class (text). t and df are None where both
+    groups have no spread (p is then 1 for equal means, else 0)."""
+    import statistics
+
+    from core.significance import welch
+    from engine.groups import group_values
+
+    parts = []
+    for gid in (group_a, group_b):
+        values = group_values(store, gid)
+        part = values["splits"].get(split)
+        if part is None or len(values["runs"]) < 2:
+            raise DataError(f"group {gid} has {len(values['runs'])} completed run(s) with {split} "
+                            "scores; Welch's t needs at least two per group", source=gid)
+        parts.append((values, part))
+    (va, a), (vb, b) = parts
+    if va["task"] != vb["task"]:
+        raise DataError(f"group {group_a} is {va['task']} and group {group_b} is {vb['task']}; "
+                        "compare groups of the same task", source=group_b)
+    ner = va["task"] == "ner"
+    first = ("f1_micro", "micro F1") if ner else ("accuracy", "accuracy")
+    names = [(("metrics", first[0]), first[1]), (("metrics", "f1_macro"), "macro F1")]
+    labels = sorted(set(a["per_type"]) | set(b["per_type"]))
+    names += [(("per_type", label), label) for label in labels]
+    rows = []
+    for (kind, key), name in names:
+        xs = [v for _, v in a[kind].get(key, [])]
+        ys = [v for _, v in b[kind].get(key, [])]
+        if len(xs) < 2 or len(ys) < 2:
+            continue  # a type only some seeds scored
+        delta, t, p = welch(xs, ys)
+        df = _welch_df(xs, ys)
+        finite = df is not None
+        rows.append({"score": name, "mean_a": statistics.fmean(xs), "mean_b": statistics.fmean(ys),
+                     "std_a": statistics.stdev(xs), "std_b": statistics.stdev(ys),
+                     "delta": delta, "t": t if finite else None, "df": df, "p": p,
+                     "n_a": len(xs), "n_b": len(ys)})
+    return {"split": split, "task": "ner" if ner else "text", "a": group_a, "b": group_b,
+            "n_a": len(va["runs"]), "n_b": len(vb["runs"]), "scores": rows}
+
+
+def _welch_df(a: list[float], b: list[float]) -> float | None:
+    """Welch-Satterthwaite degrees of freedom; None when neither group varies."""
+    import statistics
+
+    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
+    if va + vb == 0:
+        return None
+    return (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+
+
+def welch_verdict(row: dict) -> str:
+    """One sentence on one score of two groups, e.g. 'over 3 seeds each, B beats A on micro F1
+    by 1.2 points (Welch t = 3.1, df = 3.9, p = 0.04)'."""
+    pts = lambda x: f"{100 * x:.1f}"  # noqa: E731
+    seeds = (f"over {row['n_a']} seeds each" if row["n_a"] == row["n_b"]
+             else f"over {row['n_a']} and {row['n_b']} seeds")
+    stats = ("no spread within either group" if row["t"] is None
+             else f"Welch t = {row['t']:.2f}, df = {row['df']:.1f}")
+    if row["p"] >= ALPHA or row["delta"] == 0:
+        return f"{seeds}, the {row['score']} difference ({pts(row['delta'])} points, {stats}, " \
+               f"p = {row['p']:.2g}) is within noise"
+    who = "B beats A" if row["delta"] > 0 else "A beats B"
+    return f"{seeds}, {who} on {row['score']} by {pts(abs(row['delta']))} points ({stats}, " \
+           f"p = {row['p']:.2g})"

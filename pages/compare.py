@@ -10,7 +10,8 @@ import streamlit as st
 
 from core.errors import WorkbenchError
 from core.report import split_score
-from engine.significance import compare_runs, verdict
+from engine.groups import group_of
+from engine.significance import compare_groups, compare_runs, verdict, welch_verdict
 from engine.runfolder import RunFolder
 from pages.common import (STATE_ICONS, current_run, curve_frames, fmt_duration, get_store,
                           hand_over_to_app, link_to, read_metrics, read_report, run_guarded)
@@ -54,6 +55,7 @@ def _body() -> None:
     _show_scores(chosen, names, reports, configs)
     st.subheader(f"Is the difference real? ({split})")
     _show_significance(chosen[0], chosen[1], names, split)
+    _show_group_significance(chosen[0], chosen[1], names, split)
     st.subheader("Settings that differ")
     _show_config_diff(chosen_ids, names, configs)
     st.subheader("Curves")
@@ -143,6 +145,31 @@ def _show_significance(a: dict, b: dict, names: dict, split: str) -> None:
                "resamples and an approximate randomisation test.")
     for row in result["scores"]:
         text = verdict(row)
+        (st.success if "beats" in text else st.markdown)(text[0].upper() + text[1:] + ".")
+
+
+def _show_group_significance(a: dict, b: dict, names: dict, split: str) -> None:
+    """When both runs are seeds of (different) groups: Welch's t over the groups' seed
+    scores on `split`, in words (engine.significance.compare_groups)."""
+    store = get_store()
+    ga, gb = group_of(store, a["id"]), group_of(store, b["id"])
+    if ga is None or gb is None:
+        return
+    st.markdown("**Over the seed groups**")
+    if ga == gb:
+        st.caption(f"{names[a['id']]} and {names[b['id']]} are seeds of the same group "
+                   f"({ga}): their difference is seed noise by construction.")
+        return
+    try:
+        result = compare_groups(store, ga, gb, split=split)
+    except WorkbenchError as exc:
+        st.info(f"No Welch test for groups {ga} and {gb}: {exc}")
+        return
+    st.caption(f"A's group **{ga}** ({result['n_a']} completed runs) against B's group **{gb}** "
+               f"({result['n_b']}): Welch's t over each run's {split} score, so the spread "
+               "between seeds counts, not only this pair of runs.")
+    for row in result["scores"]:
+        text = welch_verdict(row)
         (st.success if "beats" in text else st.markdown)(text[0].upper() + text[1:] + ".")
 
 

@@ -13,6 +13,7 @@ import streamlit as st
 from core import metrics
 from core.spans import split_tag, to_spans
 from core.report import SPLITS, accuracy_of
+from engine.groups import METRIC_NAMES, group_of, group_summary
 from engine.runfolder import RunFolder, iter_jsonl
 from pages.common import (choose_run, fmt_duration, get_store, hand_over_to_app, highlight_spans,
                           link_to, read_predictions, read_report, run_guarded, type_colours)
@@ -63,6 +64,7 @@ def _body() -> None:
             st.session_state["report.split"] = "test" if "test" in splits else splits[0]
         split = st.segmented_control("Split", splits, key="report.split", required=True)
     task = report.get("task") or run.get("task", "ner")
+    _seed_group(run, split)
     _show_caption(report, split)
     if task == "ner":
         _ner_report(run, report, split)
@@ -117,6 +119,75 @@ def _show_headline(tiles: list[tuple[str, str, str | None]]) -> None:
 
 def _pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.1f} %"
+
+
+# ---- seed group ---------------------------------------------------------------------------
+
+def _seed_group(run: dict, split: str) -> None:
+    """For a run of a seed group: mean ± std, min and max over the group's completed runs, per
+    metric and per entity type or class (engine.groups.group_summary), and a dot per seed."""
+    group_id = group_of(get_store(), run["id"])
+    if group_id is None:
+        return
+    summary = group_summary(get_store(), group_id)
+    st.subheader("Seed group")
+    done = [m for m in summary["members"] if m["state"] == "completed"]
+    waiting = len(summary["members"]) - len(done)
+    seeds = ", ".join(str(m["seed"]) for m in done)
+    st.caption(f"This run is one of {summary['of']} seeds of group **{group_id}**: "
+               f"{summary['completed']} of {summary['of']} completed"
+               + (f" (seeds {seeds})" if seeds else "")
+               + (f", {waiting} still to finish" if waiting else "")
+               + f" · scores on {split}, in %.")
+    part = summary["splits"].get(split)
+    seed = ((run.get("status") or {}).get("tags") or {}).get("seed")
+    if part:
+        _seed_table_and_chart(part, seed)
+    else:
+        st.info(f"No completed run of this group has {split} scores yet.")
+    st.subheader(f"This run (seed {seed})" if seed is not None else "This run")
+
+
+def _seed_table_and_chart(part: dict, seed) -> None:
+    """The group's table (mean ± std, min, max, this run, in %) beside its dot chart."""
+    rows = [(METRIC_NAMES.get(k, k), s) for k, s in part["metrics"].items()]
+    rows += [(f"{t} F1", s) for t, s in part["per_type"].items()]
+    table = pd.DataFrame([{"Score": label, "Mean": 100 * s["mean"], "± std": 100 * s["std"],
+                           "Min": 100 * s["min"], "Max": 100 * s["max"],
+                           "This run": next((100 * v for sd, v in zip(s["seeds"], s["values"])
+                                             if sd == seed), None), "Seeds": s["n"]}
+                          for label, s in rows])
+    left, right = st.columns([3, 2])
+    with left:
+        config = {c: st.column_config.NumberColumn(c, format="%.1f") for c in
+                  ("Mean", "± std", "Min", "Max", "This run")}
+        st.dataframe(table, hide_index=True, width="stretch", column_config=config,
+                     key="report.group_table", placeholder="—")
+    with right:
+        st.altair_chart(_seed_chart(rows, seed), width="stretch")
+
+
+def _seed_chart(rows: list[tuple[str, dict]], seed) -> alt.LayerChart:
+    """One dot per seed and score, the group mean as a tick, ± std as a bar."""
+    order = [label for label, _ in rows]
+    dots = pd.DataFrame([{"score": label, "value": 100 * v, "seed": str(sd),
+                          "run": "this run" if sd == seed else "other seeds"}
+                         for label, s in rows for sd, v in zip(s["seeds"], s["values"])])
+    means = pd.DataFrame([{"score": label, "mean": 100 * s["mean"], "low": 100 * (s["mean"] - s["std"]),
+                           "high": 100 * (s["mean"] + s["std"])} for label, s in rows])
+    y = alt.Y("score:N", sort=order, title=None)
+    spread = alt.Chart(means).mark_rule(color="#9aa5b1", strokeWidth=6, opacity=0.45).encode(
+        y=y, x=alt.X("low:Q", title="%", scale=alt.Scale(zero=False)), x2="high:Q")
+    mean = alt.Chart(means).mark_tick(color="#222", thickness=2, size=18).encode(
+        y=y, x="mean:Q", tooltip=["score:N", alt.Tooltip("mean:Q", format=".1f")])
+    points = alt.Chart(dots).mark_circle(size=70, opacity=0.85).encode(
+        y=y, x="value:Q",
+        color=alt.Color("run:N", title=None, scale=alt.Scale(domain=["this run", "other seeds"],
+                                                             range=["#e15759", "#4e79a7"]),
+                        legend=alt.Legend(orient="bottom")),
+        tooltip=["score:N", "seed:N", alt.Tooltip("value:Q", format=".1f", title="%")])
+    return (spread + mean + points).properties(title="Each seed (dots), mean (tick) ± std",
+                                               height=alt.Step(26))
 
 
 # ---- NER ----------------------------------------------------------------------------------
