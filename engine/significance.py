@@ -82,6 +82,8 @@ def verdict(row: dict) -> str:
     p = max(row["p_bootstrap"], row["p_randomisation"])
     if p >= ALPHA or row["delta"] == 0:
         return f"the {row['score']} difference ({pts(row['delta'])}, {interval}) is within noise"
+    if row["delta"] < 0:  # say A's lead, and its interval, as positive numbers
+        interval = f"95 % CI {pts(-row['high'])} to {pts(-row['low'])}"
     who = "B beats A" if row["delta"] > 0 else "A beats B"
     return f"{who} on {row['score']} by {pts(abs(row['delta']))} points ({interval}, p = {p:.3g})"
 
@@ -148,8 +150,9 @@ def welch_verdict(row: dict) -> str:
     pts = lambda x: f"{100 * x:.1f}"  # noqa: E731
     seeds = (f"over {row['n_a']} seeds each" if row["n_a"] == row["n_b"]
              else f"over {row['n_a']} and {row['n_b']} seeds")
+    sign = -1 if row["delta"] < 0 and row["p"] < ALPHA else 1  # A's lead as positive numbers
     stats = ("no spread within either group" if row["t"] is None
-             else f"Welch t = {row['t']:.2f}, df = {row['df']:.1f}")
+             else f"Welch t = {sign * row['t']:.2f}, df = {row['df']:.1f}")
     if row["p"] >= ALPHA or row["delta"] == 0:
         return f"{seeds}, the {row['score']} difference ({pts(row['delta'])} points, {stats}, " \
                f"p = {row['p']:.2g}) is within noise"
