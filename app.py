@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from engine import queue
-from pages import compare, data, home, playground, report, runs, train
+from pages import compare, curve, data, home, playground, report, runs, sweeps, train
 from pages.common import get_store, show_error
 
 st.set_page_config(page_title="Fine-tuning workbench", page_icon="🧪", layout="wide")
@@ -14,8 +14,10 @@ PAGES = [
     st.Page(data.render, title="Data", icon="📄", url_path="data"),
     st.Page(train.render, title="Train", icon="🚀", url_path="train"),
     st.Page(runs.render, title="Runs", icon="📋", url_path="runs"),
+    st.Page(sweeps.render, title="Sweeps", icon="🎯", url_path="sweeps"),
     st.Page(report.render, title="Report", icon="📊", url_path="report"),
     st.Page(compare.render, title="Compare", icon="⚖️", url_path="compare"),
+    st.Page(curve.render, title="Learning curve", icon="📈", url_path="curve"),
     st.Page(playground.render, title="Playground", icon="🧪", url_path="playground"),
 ]
 

@@ -220,6 +220,24 @@ def link_to(name: str, label: str, icon: str, run_id: str | None = None) -> None
         pass
 
 
+def open_with_config(name: str, config: dict, note: str) -> None:
+    """Open page `name` (e.g. "train") filled with the run config dict `config`, saying
+    `note` there; that page takes it with take_config. Where no navigation exists (a page
+    rendered alone), the config waits for the page's next visit."""
+    from streamlit.errors import StreamlitAPIException
+
+    st.session_state[f"_config.{name}"] = {"config": dict(config), "note": note}
+    try:
+        st.switch_page(page(name))
+    except StreamlitAPIException:
+        st.success(f"{note} Open the {name.capitalize()} page to use it.")
+
+
+def take_config(name: str) -> dict | None:
+    """The {"config", "note"} another page left for page `name` (once), or None."""
+    return st.session_state.pop(f"_config.{name}", None)
+
+
 def fmt_duration(seconds: float | None) -> str:
     """'45 s', '3 min 20 s', '13 min', '2 h 05 min' (short enough for a tile); '—' when unknown."""
     if seconds is None or seconds != seconds or seconds < 0:

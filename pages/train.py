@@ -25,10 +25,10 @@ from core.demo import DEMOS, make_demo
 from core.errors import ConfigError, WorkbenchError
 from core.schedules import SCHEDULES, lr_curve
 from core.spans import SCHEMES
-from engine import queue
+from engine import groups, queue
 from engine.data import DEV_FRACTION, REF_FIELDS, check_references, load_config_file, read_file
 from engine.store import Store
-from pages.common import get_store, remember_run, show_error
+from pages.common import flash, get_store, remember_run, show_error, take_config
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -276,7 +276,14 @@ def _widget_keys() -> list[str]:
 
 
 def _restore_state(refs: list[str]) -> None:
-    """Fill widget state on the first visit (Demo NER preset) or after leaving the page."""
+    """Fill widget state on the first visit (Demo NER preset) or after leaving the page, or
+    from a config another page handed over (e.g. a sweep's "Use best")."""
+    handed = take_config("train")
+    if handed is not None:
+        for key in _widget_keys():
+            del st.session_state[key]
+        st.session_state["train.snapshot"] = state_from_config(handed["config"], refs)
+        st.session_state["train.notice"] = handed["note"]
     snapshot = st.session_state.get("train.snapshot")
     if snapshot is None:
         try:
@@ -451,8 +458,10 @@ def _curve(cfg: dict, store: Store) -> None:
         st.warning(f"No learning-rate curve for these settings: {exc}")
         return
     warmup = int(cfg["warmup_ratio"] * total)
-    st.caption(f"Learning rate per optimiser step: {how} → ≈ {total} steps, {warmup} of them "
-               f"warmup ({cfg['schedule']}, peak {cfg['learning_rate']:.2g}).")
+    repeats = cfg.get("repeats") if isinstance(cfg.get("repeats"), int) else 1
+    times = f" × {repeats} runs (seeds {cfg['seed']}–{cfg['seed'] + repeats - 1})" if repeats > 1 else ""
+    st.caption(f"Learning rate per optimiser step: {how} → ≈ {total} steps{times}, {warmup} of "
+               f"them warmup ({cfg['schedule']}, peak {cfg['learning_rate']:.2g}).")
     chart = alt.Chart(frame).mark_line(strokeWidth=2).encode(
         x=alt.X("step:Q", title="optimiser step", scale=alt.Scale(nice=False)),
         y=alt.Y("lr:Q", title="learning rate", axis=alt.Axis(format=".1e")),
@@ -505,27 +514,33 @@ def _submit(store: Store, launch: bool) -> None:
         st.success("Settings are valid.")
         return
     try:
-        run_id = queue.submit(store, config_to_dict(cfg))
+        run_ids = groups.submit(store, config_to_dict(cfg))  # repeats N: a seed group of N runs
         queue.ensure_daemon(store)
     except WorkbenchError as exc:
         show_error(exc)
         return
+    run_id = run_ids[0]
+    group = f" (group {groups.group_of(store, run_id)})" if len(run_ids) > 1 else ""
     remember_run(run_id)
     _snapshot()
-    _open_run(run_id)
+    _open_run(run_id, f"Queued {len(run_ids)} runs{group}." if group else f"Queued run `{run_id}`.",
+              announce=bool(group))
 
 
 def _noop() -> None:
     """Stands for the Runs page in st.switch_page (pages are matched by url_path)."""
 
 
-def _open_run(run_id: str) -> None:
-    """Switch to the Runs page showing `run_id`, or link to it when it is not registered."""
+def _open_run(run_id: str, message: str, *, announce: bool = False) -> None:
+    """Switch to the Runs page showing `run_id` (saying `message` there when `announce`), or
+    say it here and link to the run when that page is not registered."""
     page = st.Page(_noop, title="Runs", url_path="runs")
     if _registered(page):
+        if announce:
+            flash("runs", message)
         st.switch_page(page, query_params={"run": run_id})
     st.query_params["run"] = run_id
-    st.success(f"Queued run `{run_id}`.")
+    st.success(message)
     st.markdown(f"[Open the run](/runs?run={run_id})")
 
 
