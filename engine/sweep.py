@@ -253,6 +253,7 @@ def tick(store: Store, sweep_id: str) -> bool:
         plain = _study(store, sweep_id)
         state = plain.user_attrs.get("state", "active")
         if state == "done":
+            _settle_pruned(store, sweep_id, plain)
             return False
         spec = spec_of(store, sweep_id, plain)
         study = _with_policies(store, plain, spec)
@@ -269,7 +270,9 @@ def tick(store: Store, sweep_id: str) -> bool:
             _create_runs(store, sweep_id, spec, trial.number, trial.params, [])
             in_flight += 1
             asked += 1
-        if state == "active" and asked >= budget(spec) and not in_flight:
+        live = any(r["state"] in ("queued", "running") for rs in runs.values() for r in rs)
+        if state == "active" and asked >= budget(spec) and not in_flight and not live:
+            # done once the runs of pruned trials have stopped too (and are marked pruned)
             study.set_user_attr("state", "done")
             study.set_user_attr("finished_at", time.time())
         return True
