@@ -165,11 +165,11 @@ def _study(store: Store, sweep_id: str):
                              + did_you_mean(sweep_id, known)) from None
 
 
-def _with_policies(store: Store, study, spec: SweepSpec):
-    """The study with the spec's sampler and pruner (what ask and should_prune use)."""
+def _with_policies(store: Store, study, spec: SweepSpec, trials: int):
+    """The study (with `trials` trials so far) with the spec's sampler and pruner (what
+    ask and should_prune use)."""
     optuna = _optuna()
     storage = _storage(store)
-    trials = storage.get_n_trials(study._study_id)
     return optuna.Study(study_name=study.study_name, storage=storage,
                         sampler=_sampler(spec, trials), pruner=_pruner(spec))
 
@@ -256,13 +256,16 @@ def tick(store: Store, sweep_id: str) -> bool:
             _settle_pruned(store, sweep_id, plain)
             return False
         spec = spec_of(store, sweep_id, plain)
-        study = _with_policies(store, plain, spec)
+        trials = plain.get_trials(deepcopy=False)  # one read; again only after a tell
+        study = _with_policies(store, plain, spec, len(trials))
         runs = _runs_by_trial(store, sweep_id)
-        for trial in study.get_trials(deepcopy=False):
+        told = False
+        for trial in trials:
             if trial.state.name == "RUNNING":
-                _advance(store, sweep_id, spec, study, trial, runs.get(trial.number, []))
-        _settle_pruned(store, sweep_id, study)
-        trials = study.get_trials(deepcopy=False)
+                told |= _advance(store, sweep_id, spec, study, trial, runs.get(trial.number, []))
+        if told:
+            trials = study.get_trials(deepcopy=False)
+        _settle_pruned(store, sweep_id, study, trials)
         in_flight = sum(t.state.name == "RUNNING" for t in trials)  # WAITING: enqueued, not asked
         asked = sum(t.state.name != "WAITING" for t in trials)
         while state == "active" and in_flight < spec.parallel and asked < budget(spec):
@@ -306,13 +309,14 @@ def _create_runs(store: Store, sweep_id: str, spec: SweepSpec, number: int, para
         store.create_run(cfg, tags={"sweep": sweep_id, "trial": number, "seed": i})
 
 
-def _advance(store: Store, sweep_id: str, spec: SweepSpec, study, frozen, members: list[dict]) -> None:
-    """Report, prune or tell one running trial; recreate what a crash lost."""
+def _advance(store: Store, sweep_id: str, spec: SweepSpec, study, frozen, members: list[dict]) -> bool:
+    """Report, prune or tell one running trial; recreate what a crash lost. True when it
+    told the study the trial's end."""
     from engine import queue
 
     if len(members) < spec.seeds_per_trial:
         _create_runs(store, sweep_id, spec, frozen.number, frozen.params, members)
-        return
+        return False
     for run in members:
         if run["state"] == "interrupted":  # a killed queue or worker: carry on from its checkpoint
             queue.resume(store, run["id"])
@@ -323,19 +327,20 @@ def _advance(store: Store, sweep_id: str, spec: SweepSpec, study, frozen, member
         if all(v is not None for v in values):
             _report(study, frozen, members, spec, check=False)
             study.tell(frozen.number, statistics.fmean(values))
-            return
+            return True
     elif _report(study, frozen, members, spec, check=spec.pruner != "none"):
         study.tell(frozen.number, state=optuna.trial.TrialState.PRUNED)
         for run in members:
             if run["state"] in ("queued", "running"):
                 queue.cancel(store, run["id"])
-        return
+        return True
     if not all(s in FINAL_STATES for s in states):
-        return
+        return False
     reason = next((f"run {r['id']} {r['state']}" for r in members if r["state"] != "completed"),
                   "a run has no dev score")
     study.set_user_attr(f"failed_{frozen.number}", reason)
     study.tell(frozen.number, state=optuna.trial.TrialState.FAIL)
+    return True
 
 
 def _report(study, frozen, members: list[dict], spec: SweepSpec, *, check: bool) -> bool:
@@ -352,9 +357,10 @@ def _report(study, frozen, members: list[dict], spec: SweepSpec, *, check: bool)
     return False
 
 
-def _settle_pruned(store: Store, sweep_id: str, study) -> None:
+def _settle_pruned(store: Store, sweep_id: str, study, trials: list | None = None) -> None:
     """Runs of pruned trials that have stopped (cancelled, with their checkpoint) → pruned."""
-    pruned = {t.number for t in study.get_trials(deepcopy=False) if t.state.name == "PRUNED"}
+    trials = study.get_trials(deepcopy=False) if trials is None else trials
+    pruned = {t.number for t in trials if t.state.name == "PRUNED"}
     if not pruned:
         return
     for number, members in _runs_by_trial(store, sweep_id).items():
