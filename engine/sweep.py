@@ -328,7 +328,8 @@ def _advance(store: Store, sweep_id: str, spec: SweepSpec, study, frozen, member
             _report(study, frozen, members, spec, check=False)
             study.tell(frozen.number, statistics.fmean(values))
             return True
-    elif _report(study, frozen, members, spec, check=spec.pruner != "none"):
+    elif _report(study, frozen, members, spec,
+                 check=spec.pruner != "none" and not _all_trained(members)):
         study.tell(frozen.number, state=optuna.trial.TrialState.PRUNED)
         for run in members:
             if run["state"] in ("queued", "running"):
@@ -341,6 +342,17 @@ def _advance(store: Store, sweep_id: str, spec: SweepSpec, study, frozen, member
     study.set_user_attr(f"failed_{frozen.number}", reason)
     study.tell(frozen.number, state=optuna.trial.TrialState.FAIL)
     return True
+
+
+def _all_trained(members: list[dict]) -> bool:
+    """Every run has trained its last step (it is writing its report): stopping it now
+    would save nothing and lose its score."""
+    def done(run: dict) -> bool:
+        status = run["status"]
+        total = status.get("total_steps")
+        return run["state"] == "completed" or (isinstance(total, int) and total > 0
+                                                and (status.get("step") or 0) >= total)
+    return all(done(run) for run in members)
 
 
 def _report(study, frozen, members: list[dict], spec: SweepSpec, *, check: bool) -> bool:

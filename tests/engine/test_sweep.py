@@ -165,6 +165,22 @@ def test_a_stopped_sweep_tells_its_trials_in_flight_but_asks_no_more(store):
     assert len(_live(store, sweep_id)) == 1  # resumed: asks trial 1
 
 
+def test_a_run_past_its_last_step_is_not_pruned(store):
+    """A trial whose run has trained every step (it is writing its report) is left to
+    finish: pruning it would save nothing and lose its score."""
+    sweep_id = sweep.create(store, _spec(trials=2, pruner="median"))
+    sweep.tick(store, sweep_id)
+    (run,) = _live(store, sweep_id)
+    _finish(store, run, [0.8])
+    sweep.tick(store, sweep_id)
+    (run,) = _live(store, sweep_id)
+    store.set_state(run["id"], "running", step=10, total_steps=10)
+    _evals(store, run, [0.1])  # far below trial 0: the median pruner would stop it
+    sweep.tick(store, sweep_id)
+    assert store.get_run(run["id"])["state"] == "running"
+    assert sweep.show(store, sweep_id)["trials"][1]["state"] == "running"
+
+
 def test_a_grid_sweep_covers_its_grid_once(store):
     spec = _spec({"batch_size": {"choice": [8, 16]}, "epochs": {"int": [1, 3]}},
                  sampler="grid", trials=50, pruner="none", parallel=10)
