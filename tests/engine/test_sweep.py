@@ -98,11 +98,15 @@ def test_value_is_the_runs_own_report_score_and_budget_ends_the_sweep(store):
     assert sweep.best_config(store, sweep_id)["learning_rate"] == store.config(runs[0]["id"])["learning_rate"]
 
 
-def test_pruning_matches_optunas_median_pruner_on_the_same_values(store):
+@pytest.mark.parametrize("pruner", ["median", "hyperband"])
+def test_pruning_matches_optunas_own_pruner_on_the_same_values(store, pruner):
     """Differential: the trials our tick prunes, and at which evaluation, are those a plain
-    Optuna loop with MedianPruner prunes given the same intermediate values."""
-    curves = [[0.5, 0.6, 0.7], [0.55, 0.65, 0.72], [0.1, 0.2, 0.3], [0.6, 0.4, 0.8]]
-    sweep_id = sweep.create(store, _spec(trials=4, sampler="random"))
+    Optuna loop with the same pruner (MedianPruner, HyperbandPruner) prunes given the same
+    intermediate values."""
+    curves = [[0.5, 0.6, 0.7, 0.75], [0.55, 0.65, 0.72, 0.74], [0.1, 0.2, 0.3, 0.35],
+              [0.6, 0.4, 0.8, 0.81], [0.2, 0.25, 0.3, 0.32], [0.05, 0.5, 0.9, 0.9],
+              [0.3, 0.3, 0.3, 0.3], [0.7, 0.75, 0.8, 0.85]]
+    sweep_id = sweep.create(store, _spec(trials=len(curves), sampler="random", pruner=pruner))
     for curve in curves:
         sweep.tick(store, sweep_id)
         (run,) = _live(store, sweep_id)
@@ -117,8 +121,10 @@ def test_pruning_matches_optunas_median_pruner_on_the_same_values(store):
             sweep.tick(store, sweep_id)
     ours = {t["number"]: (t["state"], max(t["intermediate"])) for t in sweep.show(store, sweep_id)["trials"]}
 
+    reference = (optuna.pruners.MedianPruner(n_startup_trials=2) if pruner == "median"
+                 else optuna.pruners.HyperbandPruner())  # our median judges after trials // 4
     ref = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(0),
-                              pruner=optuna.pruners.MedianPruner(n_startup_trials=1))
+                              pruner=reference, study_name=sweep_id)  # Hyperband brackets hash it
     expected = {}
     for number, curve in enumerate(curves):
         trial = ref.ask()
