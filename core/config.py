@@ -145,6 +145,10 @@ class RunConfig:
                                                 "unset: never stop early.")
     checkpoint_every: int | None = _knob("evaluation", None, "Save a resumable checkpoint every "
                                          "N optimiser steps; unset: at each evaluation.")
+    checkpoint_minutes: float | None = _knob("evaluation", 10.0, "Also save a resumable "
+                                             "checkpoint once this many minutes of training "
+                                             "have passed since the last one; unset: never by "
+                                             "time.")
     repeats: int = _knob("evaluation", 1, "Launch N runs of this config with seeds seed, "
                          "seed+1, ..., shown as one group (mean, std, min, max).")
     log_every: int = _knob("evaluation", 10, "Write training loss and learning rate every N "
@@ -372,6 +376,8 @@ def _validate_evaluation(cfg: RunConfig) -> None:
     _choice("metric", cfg.metric, METRICS.get(cfg.task, ()), f" for task {cfg.task!r}")
     _at_least("early_stopping_patience", cfg.early_stopping_patience, 1)
     _at_least("checkpoint_every", cfg.checkpoint_every, 1)
+    if cfg.checkpoint_minutes is not None:
+        _positive("checkpoint_minutes", cfg.checkpoint_minutes)
     _at_least("log_every", cfg.log_every, 1)
     _at_least("repeats", cfg.repeats, 1)
 

@@ -65,10 +65,38 @@ def _steps(root: Path) -> list[Path]:
             and p.name[5:].isdigit() and (p / "trainer_state.pt").exists()]
 
 
-def latest(run_dir: Path) -> Path | None:
-    """The newest complete checkpoint folder, or None."""
-    found = _steps(RunFolder(run_dir).checkpoints_dir)
-    return max(found, key=lambda p: int(p.name[5:])) if found else None
+def latest(run_dir: Path, notes: list[str] | None = None) -> Path | None:
+    """The newest checkpoint folder that reads back whole (verify), or None. A torn one
+    (a disk filled or a kill during the write) is skipped for the one before it, and a
+    sentence saying so is appended to `notes`."""
+    found = sorted(_steps(RunFolder(run_dir).checkpoints_dir), key=lambda p: int(p.name[5:]),
+                   reverse=True)
+    for path in found:
+        problem = verify(path)
+        if problem is None:
+            return path
+        if notes is not None:
+            notes.append(f"checkpoint {path.name} is unreadable ({problem}); skipped it")
+    if found and notes is not None:
+        notes.append("no readable checkpoint is left: training starts again from step 0")
+    return None
+
+
+def verify(path: Path) -> str | None:
+    """What is wrong with checkpoint folder `path` (None when its weights and trainer state
+    both read back): the safetensors header and every tensor's bytes, and the state blob."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(Path(path) / "model.safetensors"), framework="pt") as f:
+            for key in f.keys():
+                f.get_slice(key)  # header offsets against the file's real length
+        blob = torch.load(Path(path) / "trainer_state.pt", weights_only=True, map_location="cpu")
+        if not isinstance(blob, dict) or not {"optimizer", "scheduler", "rng", "state"} <= set(blob):
+            return "trainer_state.pt lacks optimizer, scheduler, rng or state"
+    except Exception as exc:  # noqa: BLE001 - any failure to read back means torn
+        return f"{type(exc).__name__}: {str(exc)[:120]}"
+    return None
 
 
 def load(path: Path, model, optimizer, scheduler) -> TrainState:

@@ -5,7 +5,9 @@ used by the CLI and worker.log).
 Every event is a dict with "event" (one of EVENTS) and "step" (optimizer steps done):
 
     resume      checkpoint (path) — the run continues from that checkpoint; metrics past
-                its step are dropped (first event of a resumed run)
+                its step are dropped (first event of a resumed run). checkpoint None: an
+                earlier attempt left no readable checkpoint, so training starts again at
+                step 0 and all its metrics are dropped
     start       total_steps, epochs, labels, train_examples, dev_examples, test_examples,
                 device, train_tokens, precision, trainable_params, total_params, notes
     log         epoch (fractional), loss, lr, grad_norm, tokens_per_s — every log_every steps,
@@ -40,6 +42,8 @@ def format_event(info: dict) -> list[str]:
     if ev == "eval":
         return [f"eval step {info['step']}: dev {info['metric']} {info['value']:.4f}"
                 + ("  (best)" if info.get("best") else "")]
+    if ev == "resume" and info.get("checkpoint") is None:
+        return ["resume: no readable checkpoint, starting again from step 0"]
     if ev in ("resume", "stopped", "early_stop", "checkpoint"):
         return [f"{ev}: step {info['step']}"]
     if ev == "end":

@@ -195,7 +195,9 @@ class Session:
     runner: object
     labelled: np.ndarray
     resumed_from: Path | None = None
+    restarted: bool = False  # no checkpoint to resume from, but a lost attempt left metrics
     t_start: float = field(default_factory=time.time)
+    t_checkpoint: float = field(default_factory=time.monotonic)
     stopped: bool = False
     tokens_since: int = 0
     t_log: float = field(default_factory=time.time)
@@ -243,11 +245,13 @@ def setup(cfg: RunConfig, run_dir: Path, workspace: Path, *, resume: bool = True
     total = total_steps(len(prep.features["train"]), cfg)
     optimizer = build_optimizer(model, cfg, device)
     scheduler = build_scheduler(optimizer, cfg, total)
-    state, resumed_from = checkpoint.TrainState(), None
-    if resume and (resumed_from := checkpoint.latest(run_dir)) is not None:
+    state, resumed_from, restarted = checkpoint.TrainState(), None, False
+    if resume and (resumed_from := checkpoint.latest(run_dir, prep.notes)) is not None:
         state = checkpoint.load(resumed_from, model, optimizer, scheduler)
         if ctx.is_main:
             checkpoint.discard_best_after(run_dir, state.step)
+    elif resume and ctx.is_main:
+        restarted = bool(RunFolder(run_dir).read_metrics())  # metrics of an attempt that left no checkpoint
     resident = batching.ResidentSplit(
         prep.features["train"], pad_id=prep.tokenizer.pad_token_id or 0, device=device,
         multiple=32 if device.type == "cuda" else None,  # few fixed shapes on GPU; exact on CPU
@@ -263,7 +267,7 @@ def setup(cfg: RunConfig, run_dir: Path, workspace: Path, *, resume: bool = True
     labelled = np.array([sum(1 for t in f["labels"] if t != -100) if cfg.task == "ner" else 1
                          for f in prep.features["train"]], dtype=np.int64)
     return Session(cfg, run_dir, workspace, ctx, device, amp, prep, model, optimizer, scheduler,
-                   state, total, runner, labelled, resumed_from)
+                   state, total, runner, labelled, resumed_from, restarted)
 
 
 def _start_event(s: Session) -> dict:
@@ -282,6 +286,8 @@ def steps(s: Session, should_stop: Callable[[], bool] = lambda: False) -> Iterat
     """Train until the last step, early stopping or a stop request, yielding each event."""
     if s.resumed_from is not None:
         yield {"event": "resume", "step": s.state.step, "checkpoint": str(s.resumed_from)}
+    elif s.restarted:  # the lost attempt's metrics go: nothing of it survives to resume
+        yield {"event": "resume", "step": 0, "checkpoint": None}
     yield _start_event(s)
     state, cfg = s.state, s.cfg
     s.t_log = time.time()
@@ -338,8 +344,13 @@ def _after_step(s: Session, n_batches: int, should_stop: Callable[[], bool]) -> 
             yield from _evaluate_during(s)
             s.model.train()
         state.early_stopped = distributed.from_main(state.early_stopped, ctx)
-    if cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0 and ctx.is_main:
+    evaluated = due or state.step == s.total
+    periodic = (state.step % cfg.checkpoint_every == 0) if cfg.checkpoint_every else evaluated
+    timed = (cfg.checkpoint_minutes is not None
+             and time.monotonic() - s.t_checkpoint >= 60 * cfg.checkpoint_minutes)
+    if (periodic or timed) and ctx.is_main:
         path = checkpoint.save(s.run_dir, s.model, s.optimizer, s.scheduler, state)
+        s.t_checkpoint = time.monotonic()
         yield {"event": "checkpoint", "step": state.step, "path": str(path)}
     if state.early_stopped:
         return

@@ -126,7 +126,11 @@ class RunFolder:
 
     # ---- status.json ------------------------------------------------------------------
     def read_status(self) -> dict:
-        return read_json(self.status_path, default={}) or {}
+        """status.json as a dict ({} when missing or torn). Content of the wrong shape (not
+        an object, a state that is not one of STATES, a non-number counter, tags that are not
+        a table) comes back repaired: the bad fields dropped, the run `failed` with an error
+        that says what was wrong, so it can be resumed or deleted and no reader breaks."""
+        return checked_status(read_json(self.status_path, default={}))
 
     def update_status(self, **fields: Any) -> dict:
         """Merge `fields` into status.json (atomically) and stamp updated_at; returns it.
@@ -160,12 +164,12 @@ class RunFolder:
         if not self.metrics_path.exists():
             return
         kept = []
-        for line in self.metrics_path.read_text(encoding="utf-8").splitlines():
+        for line in self.metrics_path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
                 rec = json.loads(line)
             except ValueError:
                 continue
-            if rec.get("step", 0) <= step:
+            if isinstance(rec, dict) and isinstance(rec.get("step", 0), int) and rec.get("step", 0) <= step:
                 kept.append(line)
         tmp = self.metrics_path.with_suffix(".tmp")
         tmp.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
@@ -233,16 +237,52 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def iter_jsonl(path: Path) -> Iterator[dict]:
-    """The parsed lines of a JSON-lines file; unreadable lines skipped, nothing when missing."""
+    """The JSON objects on the lines of a JSON-lines file; torn lines, bad bytes and lines
+    that are not objects skipped; nothing when missing."""
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8", errors="replace") as f:
             for line in f:
                 try:
-                    yield json.loads(line)
+                    rec = json.loads(line)
                 except ValueError:
                     continue
-    except FileNotFoundError:
+                if isinstance(rec, dict):
+                    yield rec
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
         return
+
+
+_NUMBERS = ("step", "total_steps", "epoch", "loss", "pid", "created_at", "started_at",
+            "finished_at", "updated_at")
+
+
+def checked_status(raw: Any) -> dict:
+    """A status dict whatever `raw` holds (see RunFolder.read_status)."""
+    if raw is None or raw == {}:
+        return {}
+    if not isinstance(raw, dict):
+        return {"state": "failed", "damaged": True,
+                "error": f"status.json is damaged: it holds a JSON {type(raw).__name__}, not an "
+                         "object; resume the run or delete it"}
+    status, bad = dict(raw), []
+    for key in _NUMBERS:
+        value = status.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            bad.append(key)
+            status.pop(key)
+    for key, kind in (("tags", dict), ("summary", dict), ("last_eval", dict), ("error", str)):
+        if status.get(key) is not None and not isinstance(status[key], kind):
+            bad.append(key)
+            status.pop(key)
+    if "state" in status and status["state"] not in STATES:
+        bad.append("state")
+        status["state"] = "failed"
+    if bad:
+        status["damaged"] = True
+        status["state"] = "failed" if status.get("state") in (None, "running", "queued") else status["state"]
+        status["error"] = (f"status.json is damaged: {', '.join(bad)} had the wrong type; "
+                           "resume the run or delete it")
+    return status
 
 
 def _jsonable(obj: Any) -> Any:

@@ -71,8 +71,8 @@ def run(run_dir: Path, *, stop: Callable[[], bool] | None = None,
 
         for info in train(cfg, run_dir, should_stop=stop, workspace=_workspace_of(run_dir)):
             info = {"time": time.time(), **info}
-            if info["event"] == "resume":
-                folder.truncate_metrics(info["step"])
+            if info["event"] == "resume":  # no checkpoint: drop every line of the lost attempt
+                folder.truncate_metrics(info["step"] if info.get("checkpoint") else -1)
             folder.append_metrics(info)
             _status_from(folder, info)
             if echo:
