@@ -83,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `queue list | head`: the reader left; say nothing more
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 # ---- evaluate ---------------------------------------------------------------------------
@@ -254,6 +258,8 @@ def cmd_train(args) -> int:
     flag = StopFlag()
     flag.install()
     state = run(run_dir, stop=flag, echo=None if args.quiet else print_event)
+    if state == "busy":  # another process trains this run folder (its message is printed)
+        return 1
     if not args.run_dir:
         store.sync_state(run_dir.name)
     if state != "completed":

@@ -75,6 +75,7 @@ class RunFolder:
     CHECKPOINTS = "checkpoints"
     MODEL = "model"
     _LOCK = ".status.lock"
+    _WORKER_LOCK = ".worker.lock"  # held by the one process training this run
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -123,6 +124,26 @@ class RunFolder:
 
     def write_config(self, config: dict) -> None:
         write_json_atomic(self.config_path, config)
+
+    @contextmanager
+    def training(self) -> Iterator[bool]:
+        """Yields True while this process holds the run's training lock, False when another
+        process (a worker, a foreground `train`) is training it. Released by the OS when the
+        process dies, so a kill leaves no stale lock."""
+        if fcntl is None:
+            yield True
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(self.path / self._WORKER_LOCK, "a") as f:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
     # ---- status.json ------------------------------------------------------------------
     def read_status(self) -> dict:

@@ -56,10 +56,21 @@ def check_config(run_dir: Path):
 
 def run(run_dir: Path, *, stop: Callable[[], bool] | None = None,
         echo: Callable[[dict], None] | None = None) -> str:
-    """Train the run in `run_dir` (resuming from its latest checkpoint); returns the final state."""
+    """Train the run in `run_dir` (resuming from its latest checkpoint); returns the final
+    state, or "busy" (status.json untouched) when another process is training that run."""
+    run_dir = Path(run_dir)
+    with RunFolder(run_dir).training() as mine:
+        if not mine:  # leave status.json to the process that is training it
+            print(f"error: another process is training the run in {run_dir}; wait for it or "
+                  "cancel it first", file=sys.stderr, flush=True)
+            return "busy"
+        return _run(run_dir, stop=stop, echo=echo)
+
+
+def _run(run_dir: Path, *, stop: Callable[[], bool] | None,
+         echo: Callable[[dict], None] | None) -> str:
     from core.errors import WorkbenchError
 
-    run_dir = Path(run_dir)
     folder = RunFolder(run_dir)
     stop = stop or (lambda: False)
     folder.update_status(state="running", pid=os.getpid(), started_at=time.time(), error=None,

@@ -125,3 +125,35 @@ def test_metrics_with_bad_bytes_and_non_objects_keep_their_good_lines(tmp_path):
     folder.metrics_path.write_bytes(path.read_bytes())
     folder.truncate_metrics(1)
     assert [json.loads(line)["step"] for line in folder.metrics_path.read_text().splitlines()] == [1]
+
+
+def test_a_second_trainer_on_one_run_folder_fails_fast_and_touches_nothing(base, tmp_path, capsys):
+    store = Store(tmp_path / "ws")
+    run_id = store.create_run(config_to_dict(RunConfig(**base)))
+    run_dir = store.run_dir(run_id)
+    before = RunFolder(run_dir).status_path.read_bytes()
+    with RunFolder(run_dir).training() as mine:  # as a worker training it would hold it
+        assert mine
+        assert worker.run(run_dir) == "busy"
+        with RunFolder(run_dir).training() as again:
+            assert not again
+    assert RunFolder(run_dir).status_path.read_bytes() == before
+    assert "another process is training" in capsys.readouterr().err
+
+
+def test_queue_list_into_a_closed_pipe_prints_no_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.engine.runs import REPO
+
+    store = Store(tmp_path / "ws")
+    for i in range(1200):  # more than a pipe buffer (64 KiB) of lines
+        store.create_run(config_to_dict(RunConfig(name=f"r{i}")), state="completed")
+    env = {"WORKBENCH_HOME": str(tmp_path / "ws"), "PATH": "/usr/bin:/bin"}
+    lister = subprocess.Popen([sys.executable, "-m", "engine", "queue", "list"], cwd=REPO, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lister.stdout.readline()
+    lister.stdout.close()  # `| head -1`
+    err = lister.stderr.read().decode()
+    assert lister.wait() == 0 and "Traceback" not in err and "BrokenPipe" not in err
