@@ -186,8 +186,12 @@ class Scheduler:
             if status.get("state") in ("running", "queued"):  # died without saying so: killed, OOM
                 tail = RunFolder(self.store.run_dir(run_id)).log_tail(max_bytes=2000)
                 how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-                self.store.set_state(run_id, "failed", pid=None, finished_at=time.time(),
-                                     error=f"worker {how} without finishing (code {code})\n{tail}")
+                # killed (OOM, kill -9, a reboot): interrupted, as reconcile says when no
+                # scheduler saw it die; an exit code without a final state is a failure
+                self.store.set_state(run_id, "interrupted" if code < 0 else "failed", pid=None,
+                                     finished_at=time.time(),
+                                     error=f"worker {how} without finishing (code {code}); "
+                                           f"resume to continue\n{tail}")
             else:
                 self.store.sync_state(run_id)
 

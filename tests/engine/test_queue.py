@@ -180,7 +180,7 @@ def _watch_fail(lab: Lab, b: Store) -> None:
 
 
 def _all_done(lab: Lab, a: Store, b: Store) -> bool:
-    final = ("completed", "failed", "cancelled")
+    final = ("completed", "failed", "cancelled", "interrupted")
     return (all(_status(a, r).get("state") in final for r in lab.r)
             and not lab.sched_a.children and not lab.sched_b.children
             and "fail" in lab.seen and "term_first" in lab.seen and "kill_reconciled" in lab.seen
@@ -260,12 +260,14 @@ def test_cancel_of_a_queued_run_never_starts_it(lab):
     assert not (lab.a.run_dir(r3) / "metrics.jsonl").exists()
 
 
-def test_worker_killed_under_the_scheduler_fails_with_the_log_tail(lab):
+def test_worker_killed_under_the_scheduler_is_interrupted_with_the_log_tail(lab):
+    """The same state reconcile gives a worker lost with no scheduler watching (issue 16:
+    a dead pid ends interrupted whoever notices it), with the signal and the log tail."""
     status = RunFolder(lab.a.run_dir(lab.r[1])).read_status()
-    assert status["state"] == "failed" and status["pid"] is None
+    assert status["state"] == "interrupted" and status["pid"] is None
     assert "killed by signal 9" in status["error"]
     assert "start:" in status["error"]  # the tail of worker.log
-    assert lab.a.get_run(lab.r[1])["state"] == "failed"
+    assert lab.a.get_run(lab.r[1])["state"] == "interrupted"
 
 
 def test_cancel_of_a_running_run_checkpoints_and_ends_cancelled(lab):
