@@ -16,7 +16,7 @@ from engine import worker
 from engine.events import print_event
 from engine.runfolder import RunFolder
 from engine.store import Store
-from tests.engine.runs import NER_LABELS, WORDS, write_dataset
+from tests.engine.runs import NER_LABELS, WORDS, TextLog, write_dataset
 from tests.engine.tiny import make_tiny_model_dir
 
 SIZES = (48, 16, 16)  # train, dev, test
@@ -58,27 +58,13 @@ def train_queued(store: Store) -> list[str]:
                     continue
                 run_dir = store.run_dir(row["id"])
                 with RunFolder(run_dir).open_log() as log, \
-                        contextlib.redirect_stdout(_Text(log)):
+                        contextlib.redirect_stdout(TextLog(log)):
                     worker.run(run_dir, echo=print_event)
                 store.sync_state(row["id"])
                 done.append(row["id"])
     finally:
         torch.set_num_threads(threads)  # the loop sets the run's thread count process-wide
     return done
-
-
-class _Text:
-    """A text stream over worker.log's binary file (print writes str)."""
-
-    def __init__(self, raw):
-        self.raw = raw
-
-    def write(self, text: str) -> int:
-        self.raw.write(text.encode("utf-8"))
-        return len(text)
-
-    def flush(self) -> None:
-        self.raw.flush()
 
 
 def build_real_curve(base: Path, fractions=FRACTIONS, seeds: int = SEEDS) -> RealCurve:

@@ -120,3 +120,18 @@ def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "cond
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+class TextLog:
+    """A text stream over worker.log's binary file (print writes str), for training a run
+    in-process with its progress lines where the queue's worker would write them."""
+
+    def __init__(self, raw):
+        self.raw = raw
+
+    def write(self, text: str) -> int:
+        self.raw.write(text.encode("utf-8"))
+        return len(text)
+
+    def flush(self) -> None:
+        self.raw.flush()

@@ -25,7 +25,7 @@ from engine import worker
 from engine.events import print_event
 from engine.runfolder import RunFolder
 from engine.store import Store
-from tests.engine.runs import CLASSES, NER_LABELS, WORDS, write_dataset
+from tests.engine.runs import CLASSES, NER_LABELS, WORDS, TextLog, write_dataset
 from tests.engine.tiny import make_tiny_model_dir
 
 # 48 train examples at batch size 8: 6 steps an epoch (NER 2 epochs, classification 6, which
@@ -56,26 +56,12 @@ def _train(store: Store, config: dict) -> str:
     run_id = store.create_run(config_to_dict(RunConfig(**config)), state="queued")
     assert store.claim(run_id, "queued", "running")
     run_dir = store.run_dir(run_id)
-    with RunFolder(run_dir).open_log() as log, contextlib.redirect_stdout(_Text(log)):
+    with RunFolder(run_dir).open_log() as log, contextlib.redirect_stdout(TextLog(log)):
         state = worker.run(run_dir, echo=print_event)
     status = RunFolder(run_dir).read_status()
     if state != "completed":
         raise AssertionError(f"run {run_id} ended {state}: {status.get('error')}")
     return run_id
-
-
-class _Text:
-    """A text stream over worker.log's binary file (print writes str)."""
-
-    def __init__(self, raw):
-        self.raw = raw
-
-    def write(self, text: str) -> int:
-        self.raw.write(text.encode("utf-8"))
-        return len(text)
-
-    def flush(self) -> None:
-        self.raw.flush()
 
 
 def build_real_runs(base: Path) -> RealRuns:
