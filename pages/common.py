@@ -153,6 +153,16 @@ def run_label(run: dict) -> str:
     return f"{STATE_ICONS.get(run['state'], '•')} {name} · {run.get('task', '')} · {run['id']}"
 
 
+def choose_item(label: str, items: list[dict], id_key: str, key: str, describe) -> dict:
+    """A selectbox over `items` (newest first) by their `id_key`; the first is chosen when
+    the remembered choice is gone. Returns the chosen item (the Sweeps and Curve pickers)."""
+    by_id = {item[id_key]: item for item in items}
+    if st.session_state.get(key) not in by_id:
+        st.session_state[key] = items[0][id_key]
+    chosen = st.selectbox(label, list(by_id), key=key, format_func=lambda i: describe(by_id[i]))
+    return by_id[chosen]
+
+
 def tag_label(tags: object) -> str:
     """What a run belongs to, in words: 'sweep lr #3', 'curve c1 · 25 % · seed 2', 'group g · 2/3'."""
     if not isinstance(tags, dict):

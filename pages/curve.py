@@ -11,7 +11,7 @@ from core.errors import WorkbenchError
 from engine import queue
 from engine.curve import (MAX_SEEDS, curve_result, fit_sentence, list_curves, parse_fractions,
                           rising_sentence, share_label, submit_curve)
-from pages.common import (flash, get_store, hand_over_to_app, link_to, run_label,
+from pages.common import (choose_item, flash, get_store, hand_over_to_app, link_to, run_label,
                           run_guarded, show_error, show_flash, type_colour)
 
 DEFAULT_SHARES = "0.1,0.25,0.5,1.0"
@@ -41,12 +41,9 @@ def _body() -> None:
         st.info("No learning curve yet: launch one above from the config of an existing run, "
                 "or run `python -m engine curve --config RUN.toml`.")
         return
-    by_id = {c["curve_id"]: c for c in curves}
-    if st.session_state.get("curve.chosen") not in by_id:
-        st.session_state["curve.chosen"] = curves[0]["curve_id"]
-    chosen = st.selectbox("Curve", list(by_id), key="curve.chosen",
-                          format_func=lambda i: _curve_label(by_id[i]))
-    live = by_id[chosen]["pending"] > 0
+    picked = choose_item("Curve", curves, "curve_id", "curve.chosen", _curve_label)
+    chosen = picked["curve_id"]
+    live = picked["pending"] > 0
     show = st.fragment(_show_curve, run_every=LIVE_EVERY_S if live else None)
     show(chosen)
 

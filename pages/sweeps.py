@@ -25,7 +25,7 @@ from core.sweep import DIRECTIONS, FIXED, PRUNERS, SAMPLERS, spec_from_dict
 from engine import queue, sweep
 from engine.data import load_config_file
 from engine.store import Store
-from pages.common import (STATE_ICONS, choose_run, flash, fmt_duration, get_store,
+from pages.common import (STATE_ICONS, choose_item, choose_run, flash, fmt_duration, get_store,
                           hand_over_to_app, link_to, open_with_config, run_guarded, show_error,
                           show_flash)
 
@@ -84,11 +84,7 @@ def _body() -> None:
         st.info("No sweep yet: define a search space above and launch it, or run "
                 "`python -m engine sweep run examples/sweeps/demo_ner.toml`.")
         return
-    by_id = {s["sweep_id"]: s for s in sweeps}
-    if st.session_state.get("sweeps.chosen") not in by_id:
-        st.session_state["sweeps.chosen"] = sweeps[0]["sweep_id"]
-    chosen = st.selectbox("Sweep", list(by_id), key="sweeps.chosen",
-                          format_func=lambda i: _sweep_label(by_id[i]))
+    chosen = choose_item("Sweep", sweeps, "sweep_id", "sweeps.chosen", _sweep_label)["sweep_id"]
     live = _is_live(sweep.show(store, chosen))
     show = st.fragment(_show_sweep, run_every=LIVE_EVERY_S if live else None)
     show(chosen, live)
