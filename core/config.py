@@ -149,6 +149,10 @@ class RunConfig:
                                              "checkpoint once this many minutes of training "
                                              "have passed since the last one; unset: never by "
                                              "time.")
+    keep_checkpoints: int = _knob("evaluation", 0, "Once the run completes, keep its N newest "
+                                  "step checkpoints with their optimizer state (to train on "
+                                  "from); 0: only the final step's weights, no optimizer state "
+                                  "(model/ holds the best weights).")
     repeats: int = _knob("evaluation", 1, "Launch N runs of this config with seeds seed, "
                          "seed+1, ..., shown as one group (mean, std, min, max).")
     log_every: int = _knob("evaluation", 10, "Write training loss and learning rate every N "
@@ -378,6 +382,7 @@ def _validate_evaluation(cfg: RunConfig) -> None:
     _at_least("checkpoint_every", cfg.checkpoint_every, 1)
     if cfg.checkpoint_minutes is not None:
         _positive("checkpoint_minutes", cfg.checkpoint_minutes)
+    _at_least("keep_checkpoints", cfg.keep_checkpoints, 0)
     _at_least("log_every", cfg.log_every, 1)
     _at_least("repeats", cfg.repeats, 1)
 

@@ -349,14 +349,15 @@ def _after_step(s: Session, n_batches: int, should_stop: Callable[[], bool]) -> 
     timed = (cfg.checkpoint_minutes is not None
              and time.monotonic() - s.t_checkpoint >= 60 * cfg.checkpoint_minutes)
     if (periodic or timed) and ctx.is_main:
-        path = checkpoint.save(s.run_dir, s.model, s.optimizer, s.scheduler, state)
+        path = checkpoint.save(s.run_dir, s.model, s.optimizer, s.scheduler, state,
+                               keep=_rotation(cfg))
         s.t_checkpoint = time.monotonic()
         yield {"event": "checkpoint", "step": state.step, "path": str(path)}
     if state.early_stopped:
         return
     if distributed.agree(should_stop(), ctx):
-        path = checkpoint.save(s.run_dir, s.model, s.optimizer, s.scheduler, state) \
-            if ctx.is_main else None
+        path = checkpoint.save(s.run_dir, s.model, s.optimizer, s.scheduler, state,
+                               keep=_rotation(cfg)) if ctx.is_main else None
         yield {"event": "stopped", "step": state.step, "checkpoint": str(path)}
         s.stopped = True
 
@@ -375,19 +376,28 @@ def _log_event(s: Session, n_batches: int) -> dict:
     return info
 
 
+def _rotation(cfg: RunConfig) -> int:
+    """Step checkpoints kept while training: two (one to fall back on when the newest is
+    torn), or the keep_checkpoints that stay once the run completes, when more."""
+    return max(2, cfg.keep_checkpoints)
+
+
 def finish(s: Session) -> dict:
     """Final checkpoint, best weights back, then the run folder's report, predictions and
-    model; returns the end event."""
+    model; then the checkpoints shrink to what keep_checkpoints keeps (checkpoint.prune).
+    Returns the end event, which names no checkpoint file."""
     from engine.models import save_model
 
     folder = RunFolder(s.run_dir)
-    checkpoint.save(s.run_dir, s.model, s.optimizer, s.scheduler, s.state)
+    checkpoint.save(s.run_dir, s.model, s.optimizer, s.scheduler, s.state, keep=_rotation(s.cfg))
     checkpoint.load_best(s.run_dir, s.model)
     report = _final_report(s, folder)
     report["train_time_s"] = time.time() - s.t_start
     report["step_runner"] = s.runner.stats()
     folder.write_report(report)
     save_model(s.model, s.prep.tokenizer, folder.model_dir, s.prep.labels)
+    # Last: until here a kill leaves the run resumable from its full checkpoints.
+    checkpoint.prune(s.run_dir, s.cfg.keep_checkpoints, s.state)
     distributed.finish(s.ctx)
     return {"event": "end", "step": s.state.step, "best_step": s.state.best_step,
             "best_score": s.state.best_score, "metric": s.cfg.metric,

@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from core.report import status_headline
-from engine import queue
+from engine import checkpoint, queue
 from engine.runfolder import STATES, RunFolder
 from engine.store import NotFound, Store
 from pages.common import (STATE_ICONS, choose_run, curve_frames, flash, fmt_duration, forget_run,
@@ -28,6 +28,7 @@ LIST_LIMIT = 1000
 LOG_LINES = 60
 METRIC_NAMES = {"f1_micro": "micro F1", "f1_macro": "macro F1", "accuracy": "accuracy"}
 CHART_HEIGHT = 220
+DISK_TTL_S = 30  # disk use of a run may lag this much behind (another session freed it)
 
 
 # ---- page ---------------------------------------------------------------------------------
@@ -97,6 +98,9 @@ def _show_table(runs: list[dict]) -> None:
                      "Created": st.column_config.DatetimeColumn("Created", format="YYYY-MM-DD HH:mm"),
                      "Task": st.column_config.TextColumn("Task", width=110),
                      "ETA": st.column_config.TextColumn("ETA", width=100, help="time left of a running run"),
+                     "Disk": st.column_config.NumberColumn(
+                         "Disk", format="bytes", help="what the run folder takes: checkpoints, "
+                         "model/ and the rest"),
                  })
 
 
@@ -118,7 +122,7 @@ def _table_row(run: dict, now: float, queue_position: int | None) -> dict:
             "Steps": f"{step:,} / {total:,}" if total else "—", "ETA": eta,
             "Dev score": None if dev is None else 100 * dev,
             "Test score": None if test is None else 100 * test,
-            "Device": status.get("device") or "—",
+            "Device": status.get("device") or "—", "Disk": _disk(run)["total"],
             "Created": datetime.fromtimestamp(run["created_at"]), "ID": run["id"]}
 
 
@@ -202,10 +206,43 @@ def _show_actions(store: Store, run: dict) -> None:
         if state not in LIVE and st.button("Delete", icon="🗑️", key="runs.delete"):
             st.session_state["runs.confirm_delete"] = run_id
         _download_buttons(run_dir, run_id)
+        if state == "completed" and checkpoint.can_free(run_dir) and st.button(
+                "Free space", icon="🧹", key="runs.free_space",
+                help="Keep only the final weights of the checkpoints (no optimizer state); "
+                     "model/, the report and the predictions stay"):
+            _flash(f"Freed {fmt_bytes(_free_space(store, run_id))}: the checkpoints hold only "
+                   "the final weights now.")
         if state == "completed":
             link_to("report", "Open the report", "📊", run_id)
     if st.session_state.get("runs.confirm_delete") == run_id:
         _confirm_delete(store, run)
+
+
+def _free_space(store: Store, run_id: str) -> int:
+    """The Free space button's action: a completed run's checkpoints shrink to its final
+    weights (engine.checkpoint.free_space); returns the bytes freed."""
+    freed = checkpoint.free_space(store.run_dir(run_id))
+    _disk_usage.clear()
+    return freed
+
+
+@st.cache_data(ttl=DISK_TTL_S, max_entries=4096, show_spinner=False)
+def _disk_usage(run_dir: str, updated_at: float | None) -> dict:  # noqa: ARG001 - part of the key
+    return checkpoint.disk_usage(Path(run_dir))
+
+
+def _disk(run: dict) -> dict:
+    """The run folder's bytes (total, checkpoints, model, other), cached until its status
+    changes or DISK_TTL_S pass: the table measures every run at each redraw."""
+    return _disk_usage(str(run["dir"]), run["status"].get("updated_at"))
+
+
+def fmt_bytes(n: int) -> str:
+    """Bytes in decimal units, as the table shows them: '87 MB', '1.2 GB', '512 B'."""
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}" if n < 10 * size else f"{n / size:.0f} {unit}"
+    return f"{n} B"
 
 
 def _flash(message: str) -> None:
@@ -279,6 +316,7 @@ def _panel(run: dict, config: dict) -> None:
     if run["state"] == "queued":
         st.info("Waiting for a free device slot; it starts when the runs ahead of it finish.")
     _show_tiles(run, config, records)
+    _show_disk(run)
     curves, log, cfg = st.tabs(["Curves", "Worker log", "Config"], key="runs.tab")
     with curves:
         _show_curves(records, run.get("task", "ner"), run["status"].get("total_steps"))
@@ -336,6 +374,12 @@ def _show_tiles(run: dict, config: dict, records: list[dict]) -> None:
     if how := describe(status.get("step_runner")):
         parts.append(how)
     st.caption(" · ".join(parts))
+
+
+def _show_disk(run: dict) -> None:
+    disk = _disk(run)
+    st.caption(f"Disk: {fmt_bytes(disk['total'])} · checkpoints {fmt_bytes(disk['checkpoints'])}"
+               f" · model {fmt_bytes(disk['model'])} · other {fmt_bytes(disk['other'])}")
 
 
 def step_axis(total: int | None) -> alt.X:

@@ -131,6 +131,7 @@ def test_unknown_key_names_it_and_suggests_the_closest():
     ("batch_size", 3.0, "int", "3.0 (float)"),
     ("learning_rate", "fast", "float", "'fast' (str)"),
     ("fast_path", 1, "bool", "1 (int)"),
+    ("keep_checkpoints", 1.5, "int", "1.5 (float)"),
     ("max_steps", "10", "int or null", "'10' (str)"),
     ("lora_target_modules", "query", "list of str", "'query' (str)"),
     ("lora_target_modules", ["query", 3], "str", "[1]: expected str, found 3 (int)"),
@@ -142,6 +143,14 @@ def test_wrong_type_names_key_type_and_value(key, value, expected, shown):
         config_from_dict({key: value})
     message = str(err.value)
     assert message.startswith(key) and expected in message and shown in message, message
+
+
+def test_keep_checkpoints_is_an_ordinary_knob():
+    assert RunConfig().keep_checkpoints == 0
+    assert "keep_checkpoints" in FIELD_GROUPS["evaluation"] and FIELD_HELP["keep_checkpoints"]
+    validate(dataclasses.replace(RunConfig(), keep_checkpoints=3))
+    assert from_toml(to_toml(RunConfig(keep_checkpoints=3))).keep_checkpoints == 3
+    assert config_from_dict({}).keep_checkpoints == 0  # a config.json written before it
 
 
 def test_ints_are_accepted_for_floats():
@@ -196,6 +205,7 @@ def test_malformed_text_is_a_config_error():
     ({"eval_every": 0}, "eval_every"),
     ({"early_stopping_patience": 0}, "early_stopping_patience"),
     ({"log_every": 0}, "log_every"),
+    ({"keep_checkpoints": -1}, "keep_checkpoints"),
     ({"device": "gpu"}, "device"),
     ({"device": "cuda:x"}, "device"),
     ({"precision": "fp8"}, "precision"),

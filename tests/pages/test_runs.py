@@ -4,7 +4,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 import pages.runs as runs_page
+from core.errors import WorkbenchError
 from core.report import status_headline
 from engine.runfolder import RunFolder
 from pages import common
@@ -191,3 +194,78 @@ def test_a_gpu_run_says_whether_its_steps_ran_as_cuda_graphs(store):
     captions = " ".join(c.value for c in at.caption)
     assert "on cuda:0" in captions
     assert "CUDA graphs: 5 batch shapes captured, 1,312 of 1,317 steps replayed" in captions
+
+
+def _checkpoints(run_dir: Path, steps=(4, 6)) -> None:
+    """Real checkpoint files (a tiny torch model) as a run trained before keep_checkpoints
+    leaves them: step folders with optimizer state, best weights, and a model/ folder."""
+    import torch
+
+    from engine import checkpoint
+
+    model = torch.nn.Linear(8, 4)
+    opt = torch.optim.AdamW(model.parameters())
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    for step in steps:
+        checkpoint.save(run_dir, model, opt, sched, checkpoint.TrainState(step=step))
+    checkpoint.save_best(run_dir, model, step=steps[0])
+    model_dir = RunFolder(run_dir).model_dir
+    model_dir.mkdir()
+    (model_dir / "config.json").write_text("{}")
+    (model_dir / "model.safetensors").write_bytes(b"\0" * 5000)
+
+
+def test_table_shows_each_runs_disk_use_and_the_panel_its_parts(store):
+    from engine import checkpoint
+
+    done = make_run(store, name="finished")
+    _checkpoints(store.run_dir(done))
+    live = make_run(store, name="live", state="running", progress=0.4)
+    at = page_test("runs", run=done)
+    no_exception(at)
+    df = _frame(at).set_index("ID")
+    usage = checkpoint.disk_usage(store.run_dir(done))
+    assert usage["checkpoints"] > 0 and usage["model"] > 5000
+    assert df.loc[done, "Disk"] == usage["total"]
+    assert df.loc[live, "Disk"] == checkpoint.disk_usage(store.run_dir(live))["total"]
+    columns = json.loads(at.dataframe[0].proto.columns)
+    assert columns["Disk"]["type_config"] == {"type": "number", "format": "bytes"}  # "87MB"
+    fmt = runs_page.fmt_bytes
+    assert any(c.value == f"Disk: {fmt(usage['total'])} · checkpoints {fmt(usage['checkpoints'])}"
+               f" · model {fmt(usage['model'])} · other {fmt(usage['other'])}" for c in at.caption)
+
+
+def test_free_space_keeps_the_final_weights_of_a_completed_run(store):
+    done = make_run(store, name="finished")
+    run_dir = store.run_dir(done)
+    _checkpoints(run_dir)
+    at = page_test("runs", run=done)
+    at.button(key="runs.free_space").click().run()
+    no_exception(at)
+    root = RunFolder(run_dir).checkpoints_dir
+    assert sorted(p.name for p in root.iterdir()) == ["step_6"]
+    assert sorted(p.name for p in (root / "step_6").iterdir()) == ["model.safetensors", "state.json"]
+    assert RunFolder(run_dir).has_model() and RunFolder(run_dir).read_report()
+    assert any(s.value.startswith("Freed ") for s in at.success)
+    assert not any(b.label == "Free space" for b in at.button)  # nothing left to free
+    from engine import checkpoint
+
+    after = checkpoint.disk_usage(run_dir)
+    assert any(c.value.startswith(f"Disk: {runs_page.fmt_bytes(after['total'])} ")
+               for c in at.caption)  # redrawn, not the cached size from before
+
+
+def test_free_space_is_offered_only_for_completed_runs(store):
+    failed = make_run(store, name="broken", state="failed", progress=0.5, error="boom")
+    _checkpoints(store.run_dir(failed))
+    at = page_test("runs", run=failed)
+    no_exception(at)
+    assert not any(b.label == "Free space" for b in at.button)
+    with pytest.raises(WorkbenchError, match="only a completed run"):  # nor done behind its back
+        runs_page._free_space(store, failed)
+    assert len(list(RunFolder(store.run_dir(failed)).checkpoints_dir.glob("step_*"))) == 2
+
+
+def test_fmt_bytes():
+    assert [runs_page.fmt_bytes(n) for n in (0, 999, 1500, 87_000_000, 436_400_000, 1.23e9)] == [
+        "0 B", "999 B", "1.5 kB", "87 MB", "436 MB", "1.2 GB"]
