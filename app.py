@@ -1,24 +1,31 @@
-"""Entry point: page config, navigation over pages/, sidebar with queue and device status."""
+"""Entry point: page config, the sign-in gate, navigation over the pages the user's role
+may open, sidebar with the user, queue and device status.
+
+Signed out (sign-in configured in [auth] of .streamlit/secrets.toml), the only page is the
+sign-in page, whatever the URL; an account on no access list sees only a page saying so.
+The pages still ask engine/actions.py, which checks the role again, for every change."""
 from __future__ import annotations
 
 import streamlit as st
 
 from engine import queue
-from pages import compare, curve, data, home, playground, report, runs, sweeps, train
-from pages.common import get_store, show_error
+from pages import admin, compare, curve, data, home, playground, report, runs, sweeps, train
+from pages.common import current_user, get_store, no_access_page, show_error, sign_in_page, user_box
 
 st.set_page_config(page_title="Fine-tuning workbench", page_icon="🧪", layout="wide")
 
+# (page, the action a user must be allowed to open it: engine.access.NEEDS)
 PAGES = [
-    st.Page(home.render, title="Home", icon="🏠", url_path="home", default=True),
-    st.Page(data.render, title="Data", icon="📄", url_path="data"),
-    st.Page(train.render, title="Train", icon="🚀", url_path="train"),
-    st.Page(runs.render, title="Runs", icon="📋", url_path="runs"),
-    st.Page(sweeps.render, title="Sweeps", icon="🎯", url_path="sweeps"),
-    st.Page(report.render, title="Report", icon="📊", url_path="report"),
-    st.Page(compare.render, title="Compare", icon="⚖️", url_path="compare"),
-    st.Page(curve.render, title="Learning curve", icon="📈", url_path="curve"),
-    st.Page(playground.render, title="Playground", icon="🧪", url_path="playground"),
+    (st.Page(home.render, title="Home", icon="🏠", url_path="home", default=True), "read"),
+    (st.Page(data.render, title="Data", icon="📄", url_path="data"), "upload"),
+    (st.Page(train.render, title="Train", icon="🚀", url_path="train"), "launch"),
+    (st.Page(runs.render, title="Runs", icon="📋", url_path="runs"), "read"),
+    (st.Page(sweeps.render, title="Sweeps", icon="🎯", url_path="sweeps"), "read"),
+    (st.Page(report.render, title="Report", icon="📊", url_path="report"), "read"),
+    (st.Page(compare.render, title="Compare", icon="⚖️", url_path="compare"), "read"),
+    (st.Page(curve.render, title="Learning curve", icon="📈", url_path="curve"), "read"),
+    (st.Page(playground.render, title="Playground", icon="🧪", url_path="playground"), "read"),
+    (st.Page(admin.render, title="Admin", icon="🛡️", url_path="admin"), "audit"),
 ]
 
 
@@ -40,9 +47,38 @@ def _sidebar() -> None:
                     f"{device} · {slots} slot(s)")
 
 
-nav = st.navigation(PAGES)
-_sidebar()
-try:
-    nav.run()
-except Exception as exc:  # noqa: BLE001 - whatever a page hits is a message, never a traceback
-    show_error(exc)
+def _gate():
+    """The signed-in user with a role, or None after drawing the only page they may see."""
+    try:
+        user = current_user()
+    except Exception as exc:  # noqa: BLE001 - e.g. a malformed workbench.toml: fail closed
+        error = exc
+
+        def failed() -> None:
+            show_error(error)
+
+        st.navigation([st.Page(failed, title="Workbench", url_path="error")], position="hidden").run()
+        return None
+    if user is None:
+        st.navigation([st.Page(sign_in_page, title="Sign in", url_path="signin")],
+                      position="hidden").run()
+        return None
+    if user.role is None:
+        def no_access() -> None:
+            no_access_page(user)
+
+        st.navigation([st.Page(no_access, title="No access", url_path="noaccess")],
+                      position="hidden").run()
+        return None
+    return user
+
+
+user = _gate()
+if user is not None:
+    nav = st.navigation([p for p, action in PAGES if user.can(action)])
+    user_box(user)
+    _sidebar()
+    try:
+        nav.run()
+    except Exception as exc:  # noqa: BLE001 - whatever a page hits is a message, never a traceback
+        show_error(exc)

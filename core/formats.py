@@ -131,10 +131,12 @@ def _split_lines(text: str) -> list[str]:
     return text.split("\n")
 
 
-def _snippet(text: str, width: int = 60) -> str:
-    """A short quoted excerpt for error messages."""
-    text = text.strip()
-    return repr(text if len(text) <= width else text[:width] + "...")
+def _snippet(text: str, width: int = 24) -> str:
+    """The token at fault, quoted for an error message: the first field of `text`, at most
+    `width` characters. Never a whole line: the file may hold what the reader must not see."""
+    fields = text.split()
+    token = fields[0] if fields else ""
+    return repr(token if len(token) <= width else token[:width] + "...")
 
 
 def _tag_error(problem: str, tag: str, source: str, line: int | None) -> DataError:
@@ -323,7 +325,7 @@ def _parse_json_line(line: str, source: str, number: int) -> dict:
     except json.JSONDecodeError as err:
         raise DataError(f"invalid JSON: {err.msg} at column {err.colno}", source=source,
                         line=number, expected="one JSON object per line",
-                        found=_snippet(line)) from None
+                        found=_snippet(line[err.pos:]) if line[err.pos:].strip() else "the end of the line") from None
     if not isinstance(obj, dict):
         raise DataError("each line must hold a JSON object", source=source, line=number,
                         expected="a JSON object {...}", found=f"a JSON {_json_type(obj)}")
@@ -572,10 +574,10 @@ def _load_frame(data: bytes, source: str, fmt: str) -> pl.DataFrame:
                            has_header=True, quote_char='"', raise_if_empty=True)
     except pl.exceptions.PolarsError as err:
         detail = str(err).strip().splitlines()[0]
-        header = _snippet(_split_lines(text)[0])
+        width = len(_split_lines(text)[0].split(_SEPARATORS[fmt]))
         raise DataError(f"cannot parse the {fmt.upper()} file: {detail}", source=source,
                         expected=f"{fmt.upper()} rows with as many fields as the header "
-                                 f"{header}", found=detail) from None
+                                 f"({width})", found=detail) from None
 
 
 def _string_column(frame: pl.DataFrame, name: str, source: str) -> pl.Series:

@@ -70,7 +70,8 @@ def share_label(fraction: float) -> str:
     return f"{100 * fraction:g} %"
 
 
-def submit_curve(store: Store, cfg_dict: dict, fractions: Sequence[float], seeds: int) -> str:
+def submit_curve(store: Store, cfg_dict: dict, fractions: Sequence[float], seeds: int, *,
+                 created_by: str | None = None) -> str:
     """Queue the runs of a new curve: per seed i (0..seeds-1) and share f, the base config
     with train_fraction = f, seed = base seed + i, repeats = 1; returns the curve id.
 
@@ -100,8 +101,9 @@ def submit_curve(store: Store, cfg_dict: dict, fractions: Sequence[float], seeds
     stem = sanitise(name, "curve")[:24].rstrip(".-_") or "curve"
     curve_id = next(cid for cid in (f"{stem}-{secrets.token_hex(2)}" for _ in iter(int, 1))
                     if cid not in taken)
+    by = {"created_by": created_by} if created_by else {}
     for cfg, f, seed in planned:
-        store.create_run(cfg, tags={TAG: curve_id, "fraction": f, "seed": seed})
+        store.create_run(cfg, tags={TAG: curve_id, "fraction": f, "seed": seed}, **by)
     return curve_id
 
 

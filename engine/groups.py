@@ -35,15 +35,15 @@ def expand(config: dict) -> list[dict]:
             for i in range(repeats)]
 
 
-def submit(store: Store, config: dict) -> list[str]:
+def submit(store: Store, config: dict, *, created_by: str | None = None) -> list[str]:
     """Enqueue `config`; returns the run ids. repeats 1: one run, exactly queue.submit (no
     tags); repeats N: every member is validated before any is queued, then N runs tagged
-    with a new group id."""
+    with a new group id. `created_by` goes to each run's status.json."""
     from core.config import config_from_dict, config_to_dict, validate, validate_names
     from engine import queue
 
     if config.get("repeats", 1) == 1:
-        return [queue.submit(store, config)]
+        return [queue.submit(store, config, created_by=created_by)]
     base = config_from_dict(config)
     validate(base)
     validate_names(base)
@@ -53,8 +53,9 @@ def submit(store: Store, config: dict) -> list[str]:
         validate(cfg)  # e.g. the last seed past 2**32 - 1, before anything is queued
         members.append(config_to_dict(cfg))
     group_id = new_group_id(store, base.name or base.task)
+    by = {"created_by": created_by} if created_by else {}
     return [store.create_run(cfg, tags={TAG: group_id, "member": i, "of": len(members),
-                                        "seed": cfg["seed"]})
+                                        "seed": cfg["seed"]}, **by)
             for i, cfg in enumerate(members)]
 
 

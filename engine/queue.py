@@ -59,14 +59,15 @@ def pid_alive(pid: int | None, marker: str | tuple[str, ...] = "engine") -> bool
         return True
 
 
-def submit(store: Store, config: dict) -> str:
-    """Validate `config` and enqueue it; returns the run id."""
+def submit(store: Store, config: dict, *, created_by: str | None = None) -> str:
+    """Validate `config` and enqueue it; returns the run id. `created_by` (status.json) names
+    who submitted it from the dashboard."""
     from core.config import config_from_dict, config_to_dict, validate, validate_names
 
     cfg = config_from_dict(config)
     validate(cfg)
     validate_names(cfg)
-    return store.create_run(config_to_dict(cfg))
+    return store.create_run(config_to_dict(cfg), **({"created_by": created_by} if created_by else {}))
 
 
 def cancel(store: Store, run_id: str) -> str:

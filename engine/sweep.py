@@ -118,8 +118,9 @@ def check_spec(spec: SweepSpec, store: Store) -> None:
 
 # ---- creating and reading sweeps -------------------------------------------------------------
 
-def create(store: Store, spec: SweepSpec) -> str:
-    """A new sweep (study) for `spec`; returns its id. Nothing is queued until `tick`."""
+def create(store: Store, spec: SweepSpec, *, created_by: str | None = None) -> str:
+    """A new sweep (study) for `spec`; returns its id. Nothing is queued until `tick`.
+    `created_by` (who launched it from the dashboard) goes to every trial run's status.json."""
     check_spec(spec, store)
     optuna = _optuna()
     name = sanitise(spec.name or f"{spec.base.get('name') or spec.base['task']}-sweep", "sweep")
@@ -129,6 +130,8 @@ def create(store: Store, spec: SweepSpec) -> str:
     study.set_user_attr("spec", spec.as_dict())
     study.set_user_attr("created_at", time.time())
     study.set_user_attr("state", "active")
+    if created_by:
+        study.set_user_attr("created_by", created_by)
     for params in spec.enqueue:
         study.enqueue_trial(params)
     return sweep_id
@@ -300,13 +303,15 @@ def _create_runs(store: Store, sweep_id: str, spec: SweepSpec, number: int, para
                  existing: list[dict]) -> None:
     """Queue the seed runs of trial `number` that do not exist yet."""
     have = {int(r["status"]["tags"].get("seed", 0)) for r in existing}
+    creator = _study(store, sweep_id).user_attrs.get("created_by")  # rare: once per trial
+    by = {"created_by": creator} if creator else {}
     for i in range(spec.seeds_per_trial):
         if i in have:
             continue
         cfg = spec.trial_config(params, seed_offset=i)
         suffix = f" · seed {cfg['seed']}" if spec.seeds_per_trial > 1 else ""
         cfg["name"] = f"{sweep_id} #{number}{suffix}"
-        store.create_run(cfg, tags={"sweep": sweep_id, "trial": number, "seed": i})
+        store.create_run(cfg, tags={"sweep": sweep_id, "trial": number, "seed": i}, **by)
 
 
 def _advance(store: Store, sweep_id: str, spec: SweepSpec, study, frozen, members: list[dict]) -> bool:

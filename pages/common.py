@@ -10,12 +10,15 @@ from __future__ import annotations
 import hashlib
 import html
 import importlib
+import ipaddress
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from core.errors import WorkbenchError
+from engine import access
+from engine.access import User
 from engine.data import workspace_root
 from engine.runfolder import RunFolder, iter_jsonl, read_json
 from engine.store import Store
@@ -49,6 +52,130 @@ def _store(root: str) -> Store:
 def get_store() -> Store:
     """The shared run and dataset store of this workspace ($WORKBENCH_HOME or ./workspace)."""
     return _store(str(workspace_root()))
+
+
+# ---- who is using the dashboard ---------------------------------------------------------
+
+NOBODY = User("", role=None)  # signed out, or a page rendered where nobody signed in
+
+
+def auth_configured() -> bool:
+    """Whether Streamlit's secrets hold an [auth] section (sign-in with OIDC)."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # noqa: BLE001 - no secrets file at all: local mode
+        return False
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _access(root: str, mtime: float) -> access.Access:  # noqa: ARG001 - mtime: cache key
+    return access.load(Path(root))
+
+
+def access_settings() -> access.Access:
+    """The workspace's [access] settings (workbench.toml), re-read when the file changes;
+    ConfigError when it is malformed."""
+    root = workspace_root()
+    return _access(str(root), _mtime(access.settings_path(root)))
+
+
+def current_user() -> User | None:
+    """Who is using the dashboard: `access.LOCAL` (an admin) without sign-in; None when
+    sign-in is configured and nobody is signed in; else the signed-in user with the role
+    the access lists give (None: on no list, or the provider says the e-mail is unverified).
+    A malformed workbench.toml gives nobody a role (the error is raised for the page)."""
+    if not auth_configured():
+        return access.LOCAL
+    if not st.user.is_logged_in:
+        return None
+    email, name = st.user.get("email"), st.user.get("name")
+    if not email or st.user.get("email_verified") is False:
+        return User(email or "(no e-mail)", name or "", role=None)
+    return access.signed_in(str(email), str(name or ""), access_settings())
+
+
+def acting_user() -> User:
+    """The user a page acts for (engine/actions.py checks its role): NOBODY when signed out."""
+    try:
+        return current_user() or NOBODY
+    except WorkbenchError:  # a malformed workbench.toml: nobody may act until it is fixed
+        return NOBODY
+
+
+def can(action: str) -> bool:
+    """Whether the acting user may do `action` (engine.access.NEEDS): pages use it only to
+    hide what would be refused; the refusal itself happens in engine/actions.py."""
+    return acting_user().can(action)
+
+
+# what app.py draws around the pages: nothing here names a run, a dataset or a file
+LOOPBACK_NAMES = ("localhost",)
+
+
+def providers() -> list[str | None]:
+    """The sign-in providers of [auth]: named sub-tables ([auth.google] ...), else [None]
+    (the one provider configured in [auth] itself)."""
+    try:
+        section = st.secrets["auth"]
+    except Exception:  # noqa: BLE001
+        return [None]
+    named = [k for k, v in section.items() if hasattr(v, "items") and "client_id" in v]
+    return named or [None]
+
+
+def sign_in_page() -> None:
+    st.title("Fine-tuning workbench")
+    st.markdown("This workbench is shared by a team. Sign in with your organisation's "
+                "account to see its runs and reports.")
+    for provider in providers():
+        label = f"Sign in with {provider.capitalize()}" if provider else "Sign in"
+        st.button(label, type="primary", icon="🔑", key=f"signin.{provider or 'default'}",
+                  on_click=st.login, args=(provider,) if provider else ())
+
+
+def no_access_page(user: User) -> None:
+    st.title("Fine-tuning workbench")
+    st.warning(f"You are signed in as **{user.email}**, but this account has no role in this "
+               "workbench. Ask an admin to add it (or its domain) to `[access]` in the "
+               "workspace's `workbench.toml`.")
+    st.button("Sign out", key="signin.out_noaccess", on_click=st.logout)
+
+
+def user_box(user: User) -> None:
+    """The sidebar's who-am-I: e-mail, role, sign out; or the local-mode banner."""
+    if user.local:
+        local_banner()
+        return
+    with st.sidebar.container(border=True):
+        st.markdown(f"Signed in as **{user.email}**  \nrole: {user.role}")
+        st.button("Sign out", key="signin.out", on_click=st.logout)
+
+
+def bound_locally() -> bool:
+    """Whether the server listens on a loopback address only (server.address)."""
+    address = (st.get_option("server.address") or "").strip()
+    if not address:
+        return False  # unset: Streamlit listens on every interface
+    if address in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def local_banner() -> None:
+    if bound_locally():
+        st.sidebar.info("**Local mode**: no sign-in is configured, so you are the only user, "
+                        "with every right. The server listens on this machine only "
+                        f"({st.get_option('server.address')}). To share it with a team, see "
+                        "README › Serving the dashboard to a team.", icon="🔓")
+    else:
+        st.error("**No sign-in, and this server listens on the network** "
+                 f"(server.address = {st.get_option('server.address') or 'every interface'}): "
+                 "anyone who reaches this port can launch, cancel and delete runs. Configure "
+                 "sign-in (`[auth]` in .streamlit/secrets.toml) or serve on 127.0.0.1; see "
+                 "README › Serving the dashboard to a team.", icon="⚠️")
 
 
 def _mtime(path: Path) -> float:

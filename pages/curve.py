@@ -8,11 +8,11 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import WorkbenchError
-from engine import queue
+from engine import actions, queue
 from engine.curve import (MAX_SEEDS, curve_result, fit_sentence, list_curves, parse_fractions,
-                          rising_sentence, share_label, submit_curve)
-from pages.common import (choose_item, flash, get_store, hand_over_to_app, link_to, run_label,
-                          run_guarded, show_error, show_flash, type_colour)
+                          rising_sentence, share_label)
+from pages.common import (acting_user, can, choose_item, flash, get_store, hand_over_to_app,
+                          link_to, run_label, run_guarded, show_error, show_flash, type_colour)
 
 DEFAULT_SHARES = "0.1,0.25,0.5,1.0"
 OVERALL = "all types"
@@ -35,8 +35,9 @@ def render() -> None:
 def _body() -> None:
     store = get_store()
     curves = list_curves(store)
-    with st.expander("Launch a new curve", expanded=not curves, icon="🚀"):
-        _launch(store)
+    if can("curve"):
+        with st.expander("Launch a new curve", expanded=not curves, icon="🚀"):
+            _launch(store)
     if not curves:
         st.info("No learning curve yet: launch one above from the config of an existing run, "
                 "or run `python -m engine curve --config RUN.toml`.")
@@ -86,7 +87,8 @@ def _launch(store) -> None:
                f"**{len(fractions) * int(seeds)} runs**, queued one after another.")
     if st.button("Launch curve", type="primary", key="curve.launch"):
         try:
-            curve_id = submit_curve(store, store.config(base_id), fractions, int(seeds))
+            curve_id = actions.launch_curve(acting_user(), store, store.config(base_id), fractions,
+                                            int(seeds))
             queue.ensure_daemon(store)
         except WorkbenchError as exc:
             show_error(exc)

@@ -28,8 +28,9 @@ from core.schemes import (Diagnostic, Fix, apply_fix, describe_scheme, detect_sc
                           fixes, summarize_diagnostics)
 from core.spans import SCHEMES, split_tag, to_spans
 from engine.data import check_records, read_records, reader_task, resolve_format, split_records
+from engine import actions
 from engine.store import Store
-from pages.common import get_store, show_error, type_colour, type_colours
+from pages.common import acting_user, can, get_store, show_error, type_colour, type_colours
 
 MAX_UPLOAD_MB = 200
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
@@ -141,9 +142,9 @@ def fix_working(working: Working, fix: Fix) -> Working:
 def save_working(store: Store, working: Working, name: str) -> str:
     """Store the working copy (with the original upload bytes) and return its dataset id."""
     meta = {"source": working.origin, "fixes": list(working.fixes)}
-    return store.add_dataset(name.strip() or working.name, working.task, working.splits,
-                             original=working.original, original_name=working.original_name,
-                             meta=meta)
+    return actions.add_dataset(acting_user(), store, name.strip() or working.name, working.task,
+                               working.splits, original=working.original,
+                               original_name=working.original_name, meta=meta)
 
 
 def parse_synonyms(text: str) -> dict[str, list[str]]:
@@ -190,7 +191,8 @@ def save_augmented(store: Store, working: Working, method: str, *, seed: int, p:
     meta = {"source": working.origin, "fixes": list(working.fixes),
             "augment": {"name": method, "p": p, "n": n, "seed": seed,
                         "added": len(result.examples)}}
-    ds_id = store.add_dataset(f"{working.name}-aug", working.task, splits, meta=meta)
+    ds_id = actions.add_dataset(acting_user(), store, f"{working.name}-aug", working.task, splits,
+                                meta=meta)
     return ds_id, len(result.examples)
 
 
@@ -383,13 +385,40 @@ def _stored_source(store: Store) -> Working | None:
     if working is None or working.origin != f"dataset:{ds_id}":
         working = _use(load_stored(store, ds_id, row["name"], row["task"]))
     cols = st.columns([3, 1])
-    cols[0].caption(f'Use it in Train as `dataset:{ds_id}`; stored in `{store.data_dir / ds_id}`.')
-    if cols[1].button("Delete this dataset", key="data.delete"):
-        store.delete_dataset(ds_id)
-        _stored_splits.clear()
-        st.session_state.pop("data.working", None)
-        st.rerun()
+    by = row["meta"].get("created_by")
+    cols[0].caption(f'Use it in Train as `dataset:{ds_id}`; stored in `{store.data_dir / ds_id}`'
+                    + (f"; uploaded by {by}." if by else "."))
+    if can("delete dataset") and cols[1].button("Delete this dataset", icon="🗑️", key="data.delete"):
+        st.session_state["data.confirm_delete"] = ds_id
+    if st.session_state.get("data.confirm_delete") == ds_id:
+        _confirm_delete(store, row)
     return working
+
+
+def _confirm_delete(store: Store, row: dict) -> None:
+    """Deleting a dataset asks first, as deleting a run does; runs that name it keep their
+    own copy of nothing, so say which would no longer start."""
+    ds_id = row["id"]
+    users = [r["id"] for r in store.list_runs() if f"dataset:{ds_id}" in
+             {str(v) for k, v in store.config(r["id"]).items() if k in ("train", "dev", "test")}]
+    with st.container(border=True):
+        st.warning(f"Delete dataset **{row['name']}** (`{ds_id}`) and its files? This cannot be "
+                   "undone." + (f" {len(users)} run(s) name it; their results stay, but they "
+                   "could not be resumed or repeated." if users else ""))
+        yes, no = st.columns([1, 5])
+        if yes.button("Yes, delete", type="primary", key="data.delete_yes"):
+            try:
+                actions.delete_dataset(acting_user(), store, ds_id)
+            except WorkbenchError as exc:
+                show_error(exc)
+                return
+            _stored_splits.clear()
+            st.session_state.pop("data.working", None)
+            st.session_state.pop("data.confirm_delete", None)
+            st.rerun()
+        if no.button("Keep it", key="data.delete_no"):
+            st.session_state.pop("data.confirm_delete", None)
+            st.rerun()
 
 
 def _describe_dataset(row: dict) -> str:

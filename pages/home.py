@@ -9,11 +9,11 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import WorkbenchError
-from engine import queue
+from engine import actions, queue
 from engine.store import Store
 from core.report import status_headline
-from pages.common import (STATE_ICONS, flash, get_store, hand_over_to_app, link_to, page,
-                          remember_run, run_guarded)
+from pages.common import (STATE_ICONS, acting_user, can, flash, get_store, hand_over_to_app,
+                          link_to, page, remember_run, run_guarded)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 DEMOS = {
@@ -40,7 +40,10 @@ def _body() -> None:
     _show_status(store)
     left, right = st.columns([1, 1], gap="large")
     with left:
-        _show_demo(store)
+        if can("launch"):
+            _show_demo(store)
+        else:
+            _show_viewer()
     with right:
         _show_steps()
     _show_recent(store)
@@ -60,7 +63,7 @@ def _show_status(store: Store) -> None:
     cols[3].metric(f"{STATE_ICONS['queued']} Queued", status["queued"], border=True)
     if not status["pid"]:
         st.warning("The queue process is not running, so queued runs wait.")
-        if st.button("Start the queue", icon="▶️", key="home.start_queue"):
+        if can("launch") and st.button("Start the queue", icon="▶️", key="home.start_queue"):
             queue.ensure_daemon(store)
             st.rerun()
 
@@ -90,12 +93,20 @@ def _show_demo(store: Store) -> None:
             cls = st.button(DEMOS["classification"][1], icon="💬", key="home.demo_cls",
                             help=DEMOS["classification"][2])
         if ner or cls:
-            run_id = queue.submit(store, demo_config("ner" if ner else "classification"))
+            run_id = actions.launch(acting_user(), store, demo_config("ner" if ner else "classification"))[0]
             queue.ensure_daemon(store)
             remember_run(run_id)
             flash("runs", "Demo queued. Its curves appear below once the worker has loaded "
                   "the data and the model.")
             st.switch_page(page("runs"), query_params={"run": run_id})
+
+
+def _show_viewer() -> None:
+    with st.container(border=True):
+        st.subheader("Read the team's runs")
+        st.markdown("Your role lets you read runs, reports, sweeps and learning curves, compare "
+                    "runs and try a model in the Playground. Ask an admin for the editor role "
+                    "to upload data and launch runs.")
 
 
 def _show_steps() -> None:

@@ -16,12 +16,13 @@ import pandas as pd
 import streamlit as st
 
 from core.report import status_headline
-from engine import checkpoint, queue
+from engine import actions, checkpoint, queue
 from engine.runfolder import STATES, RunFolder
 from engine.store import NotFound, Store
-from pages.common import (STATE_ICONS, choose_run, curve_frames, flash, fmt_duration, forget_run,
-                          get_store, hand_over_to_app, link_to, read_metrics, run_guarded,
-                          show_error, show_flash, tag_label, type_colours)
+from pages.common import (STATE_ICONS, acting_user, can, choose_run, curve_frames, flash,
+                          fmt_duration, forget_run, get_store, hand_over_to_app, link_to,
+                          read_metrics, run_guarded, show_error, show_flash, tag_label,
+                          type_colours)
 
 LIVE = ("running", "queued")
 LIST_LIMIT = 1000
@@ -123,7 +124,8 @@ def _table_row(run: dict, now: float, queue_position: int | None) -> dict:
             "Dev score": None if dev is None else 100 * dev,
             "Test score": None if test is None else 100 * test,
             "Device": status.get("device") or "—", "Disk": _disk(run)["total"],
-            "Created": datetime.fromtimestamp(run["created_at"]), "ID": run["id"]}
+            "Created": datetime.fromtimestamp(run["created_at"]),
+            "By": status.get("created_by") or "—", "ID": run["id"]}
 
 
 def _step_rate(run: dict) -> float | None:
@@ -166,7 +168,8 @@ def _show_header(run: dict, config: dict) -> None:
     created = datetime.fromtimestamp(run["created_at"]).strftime("%Y-%m-%d %H:%M")
     st.caption(f"`{run['id']}` · {state} · {run.get('task')} · model `{config.get('model', '?')}` · "
                f"lr {config.get('learning_rate', '?')} · {config.get('epochs', '?')} epochs · "
-               f"created {created}")
+               f"created {created}" + (f" by {run['status']['created_by']}"
+                                       if run["status"].get("created_by") else ""))
 
 
 def _show_problem(run: dict) -> None:
@@ -194,19 +197,19 @@ def _show_problem(run: dict) -> None:
 def _show_actions(store: Store, run: dict) -> None:
     run_id, state, run_dir = run["id"], run["state"], Path(run["dir"])
     with st.container(horizontal=True, vertical_alignment="center"):
-        if state in LIVE and st.button("Cancel", icon="⏹️", key="runs.cancel"):
-            outcome = queue.cancel(store, run_id)
+        if state in LIVE and can("cancel") and st.button("Cancel", icon="⏹️", key="runs.cancel"):
+            outcome = actions.cancel(acting_user(), store, run_id)
             _flash({"cancelled": "Run cancelled before it started.",
                     "stopping": "Stopping: the worker saves a checkpoint, then ends as cancelled.",
                     "interrupted": "The worker was gone; the run is marked interrupted."}[outcome])
-        if state in queue.RESUMABLE and st.button("Resume", icon="▶️", key="runs.resume"):
-            queue.resume(store, run_id)
+        if state in queue.RESUMABLE and can("resume") and st.button("Resume", icon="▶️", key="runs.resume"):
+            actions.resume(acting_user(), store, run_id)
             queue.ensure_daemon(store)
             _flash("Back in the queue: it continues from its latest checkpoint.")
-        if state not in LIVE and st.button("Delete", icon="🗑️", key="runs.delete"):
+        if state not in LIVE and can("delete run") and st.button("Delete", icon="🗑️", key="runs.delete"):
             st.session_state["runs.confirm_delete"] = run_id
         _download_buttons(run_dir, run_id)
-        if state == "completed" and checkpoint.can_free(run_dir) and st.button(
+        if state == "completed" and can("free space") and checkpoint.can_free(run_dir) and st.button(
                 "Free space", icon="🧹", key="runs.free_space",
                 help="Keep only the final weights of the checkpoints (no optimizer state); "
                      "model/, the report and the predictions stay"):
@@ -221,7 +224,7 @@ def _show_actions(store: Store, run: dict) -> None:
 def _free_space(store: Store, run_id: str) -> int:
     """The Free space button's action: a completed run's checkpoints shrink to its final
     weights (engine.checkpoint.free_space); returns the bytes freed."""
-    freed = checkpoint.free_space(store.run_dir(run_id))
+    freed = actions.free_space(acting_user(), store, run_id)
     _disk_usage.clear()
     return freed
 
@@ -257,7 +260,7 @@ def _confirm_delete(store: Store, run: dict) -> None:
         yes, no = st.columns([1, 6])
         if yes.button("Yes, delete", type="primary", key="runs.delete_yes"):
             st.session_state.pop("runs.confirm_delete", None)
-            store.delete_run(run["id"])
+            actions.delete_run(acting_user(), store, run["id"])
             forget_run(run["id"])
             _flash(f"Deleted {run.get('name') or run['id']}.")
         if no.button("Keep it", key="runs.delete_no"):

@@ -22,12 +22,12 @@ from core.errors import ConfigError, WorkbenchError
 from core.schedules import SCHEDULES, lr_curve
 from core.spans import SCHEMES
 from core.sweep import DIRECTIONS, FIXED, PRUNERS, SAMPLERS, spec_from_dict
-from engine import queue, sweep
+from engine import actions, queue, sweep
 from engine.data import load_config_file
 from engine.store import Store
-from pages.common import (STATE_ICONS, choose_item, choose_run, flash, fmt_duration, get_store,
-                          hand_over_to_app, link_to, open_with_config, run_guarded, show_error,
-                          show_flash)
+from pages.common import (STATE_ICONS, acting_user, can, choose_item, choose_run, flash,
+                          fmt_duration, get_store, hand_over_to_app, link_to, open_with_config,
+                          run_guarded, show_error, show_flash)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 TYPES = typing.get_type_hints(RunConfig)
@@ -78,8 +78,9 @@ def render() -> None:
 def _body() -> None:
     store = get_store()
     sweeps = sweep.list_sweeps(store)
-    with st.expander("New sweep", expanded=not sweeps, icon="🎯"):
-        _new_sweep(store)
+    if can("sweep"):
+        with st.expander("New sweep", expanded=not sweeps, icon="🎯"):
+            _new_sweep(store)
     if not sweeps:
         st.info("No sweep yet: define a search space above and launch it, or run "
                 "`python -m engine sweep run examples/sweeps/demo_ner.toml`.")
@@ -334,7 +335,7 @@ def _launch(store: Store, base: dict, search: dict, settings: dict, first: bool)
             if entry:
                 spec = spec_from_dict({"search": search, "sweep": {**settings, "enqueue": [entry]}},
                                       base=base)
-        sweep_id = sweep.create(store, spec)
+        sweep_id = actions.create_sweep(acting_user(), store, spec)
         sweep.tick(store, sweep_id)  # the first trials are queued at once
         queue.ensure_daemon(store)   # its scheduler ticks the sweep from now on
     except WorkbenchError as exc:
@@ -413,24 +414,25 @@ def _param_text(value) -> str:
 def _actions(store: Store, shown: dict) -> None:
     sweep_id, best = shown["sweep_id"], shown["best"]
     with st.container(horizontal=True, vertical_alignment="center"):
-        if best and st.button("Use best", type="primary", icon="🏆", key="sweeps.use_best",
+        if best and can("launch") and st.button("Use best", type="primary", icon="🏆", key="sweeps.use_best",
                               help="Open the Train page with the best trial's configuration."):
             cfg = sweep.best_config(store, sweep_id)
             open_with_config("train", cfg, f"Loaded the best trial (#{best['number']}, "
                                            f"{shown['metric']} {best['value']:.4f}) of sweep "
                                            f"{sweep_id}.")
-        if shown["state"] == "active":
+        editor = can("cancel")
+        if shown["state"] == "active" and editor:
             if st.button("Stop", icon="⏹️", key="sweeps.stop",
                          help="Ask no new trials; those in flight finish."):
-                sweep.stop(store, sweep_id)
+                actions.stop_sweep(acting_user(), store, sweep_id)
                 _flash(f"Sweep {sweep_id} stopped: no new trials; those in flight finish.")
             if st.button("Stop and cancel trials", icon="⛔", key="sweeps.cancel",
                          help="Ask no new trials and cancel the runs in flight."):
-                sweep.stop(store, sweep_id, cancel_runs=True)
+                actions.stop_sweep(acting_user(), store, sweep_id, cancel_runs=True)
                 _flash(f"Sweep {sweep_id} stopped and its running trials cancelled.")
-        elif shown["state"] == "stopped" and st.button("Resume", icon="▶️", key="sweeps.resume",
-                                                       help="Ask trials again, up to the budget."):
-            sweep.resume(store, sweep_id)
+        elif shown["state"] == "stopped" and editor and st.button(
+                "Resume", icon="▶️", key="sweeps.resume", help="Ask trials again, up to the budget."):
+            actions.resume_sweep(acting_user(), store, sweep_id)
             sweep.tick(store, sweep_id)
             queue.ensure_daemon(store)
             _flash(f"Sweep {sweep_id} resumed.")

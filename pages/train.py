@@ -25,10 +25,11 @@ from core.demo import DEMOS, make_demo
 from core.errors import ConfigError, WorkbenchError
 from core.schedules import SCHEDULES, lr_curve
 from core.spans import SCHEMES
-from engine import groups, queue
+from engine import access, actions, groups, queue
 from engine.data import DEV_FRACTION, REF_FIELDS, check_references, load_config_file, read_file
 from engine.store import Store
-from pages.common import flash, get_store, remember_run, show_error, take_config
+from pages.common import (access_settings, acting_user, flash, get_store, remember_run,
+                          show_error, take_config)
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -183,10 +184,13 @@ def config_from_state(state: dict) -> dict:
 
 
 def build_config(state: dict, store: Store) -> RunConfig:
-    """A validated RunConfig from widget values; ConfigError naming the first bad key."""
+    """A validated RunConfig from widget values; ConfigError naming the first bad key.
+    Data references are checked against what the dashboard may read (engine/access.py)
+    before any file is looked at, so a refused path says nothing about the server's files."""
     cfg = config_from_dict(config_from_state(state))
     validate(cfg)
     validate_names(cfg)
+    actions.check_data(store, config_to_dict(cfg))
     check_references(cfg, store)  # the worker's check too: exist, suit the task, made absolute
     return cfg
 
@@ -216,7 +220,7 @@ def split_sizes(ref: str, store: Store, task: str, fmt: str) -> dict[str, int] |
                     return dict(row["meta"].get("splits", {}))
             return None
         path = Path(ref).expanduser()
-        if path.is_file():
+        if access.under_roots(ref, _data_roots()) and path.is_file():
             return {"train": _file_size(str(path.resolve()), path.stat().st_mtime, task, fmt)}
     except (WorkbenchError, OSError):
         return None
@@ -397,8 +401,18 @@ def _draw_reference(name: str, box, refs: list[str]) -> None:
     box.selectbox(f"{name} data", options, key=f"{key}.choice", help=FIELD_HELP[name],
                   format_func=lambda r: labels.get(r, r))
     if st.session_state[f"{key}.choice"] == PATH:
+        roots = _data_roots()
         box.text_input(f"{name} path", key=f"{key}.path", placeholder="/path/to/file.conll",
-                       help="A CoNLL, JSONL, CSV/TSV or Parquet file on the server.")
+                       help="A CoNLL, JSONL, CSV/TSV or Parquet file on the server, under one of "
+                            "the data roots an admin lists in workbench.toml [access] data_roots "
+                            f"({', '.join(roots) if roots else 'none are set: upload on the Data page'}).")
+
+
+def _data_roots() -> tuple[str, ...]:
+    try:
+        return access_settings().data_roots
+    except WorkbenchError:
+        return ()
 
 
 def _on_task_change() -> None:
@@ -514,7 +528,7 @@ def _submit(store: Store, launch: bool) -> None:
         st.success("Settings are valid.")
         return
     try:
-        run_ids = groups.submit(store, config_to_dict(cfg))  # repeats N: a seed group of N runs
+        run_ids = actions.launch(acting_user(), store, config_to_dict(cfg))  # repeats N: N runs
         queue.ensure_daemon(store)
     except WorkbenchError as exc:
         show_error(exc)

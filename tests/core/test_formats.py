@@ -263,7 +263,7 @@ ERRORS = [
     ("jsonl-lengths", read_jsonl, _jsonl(OK, {"tokens": ["a", "b"], "tags": ["O"]}), 2, None,
      "2 tags", "1 tags"),
     ("jsonl-broken", read_jsonl, _jsonl(OK, '{"tokens": ["a"], "tags": ["O"]'), 2, None,
-     "JSON object", '{"tokens"'),
+     "JSON object", "end of the line"),
     ("jsonl-not-object", read_jsonl, _jsonl(OK, "[1, 2]"), 2, None, "JSON object", "array"),
     ("jsonl-tokens-string", read_jsonl, _jsonl(OK, {"tokens": "a b", "tags": ["O", "O"]}), 2,
      None, "tokens", "string"),

@@ -3,81 +3,33 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+from tests.e2e.servers import CHROMIUM, ROOT, chromium, dashboard
+
 pytestmark = pytest.mark.e2e
 
-if not Path(CHROMIUM).exists():
+if not os.path.exists(CHROMIUM):
     if os.environ.get("CI"):
         raise RuntimeError("CI must install Debian's chromium for the browser test")
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     home = tmp_path_factory.mktemp("workspace")
-    port = _free_port()
-    env = {**os.environ, "WORKBENCH_HOME": str(home), "PYTHONUNBUFFERED": "1"}
-    log = open(home / "streamlit.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.headless", "true", "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        raise RuntimeError((home / "streamlit.log").read_text())
-    yield f"http://127.0.0.1:{port}", home
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=20)
-    _stop_processes_of(home)  # the queue process the app started, and any worker
-
-
-def _stop_processes_of(home: Path) -> None:
-    """SIGTERM every process whose environment names this test's workspace."""
-    marker = f"WORKBENCH_HOME={home}".encode()
-    for proc_dir in Path("/proc").glob("[0-9]*"):
-        try:
-            if marker in (proc_dir / "environ").read_bytes().split(b"\0"):
-                os.kill(int(proc_dir.name), signal.SIGTERM)
-        except (OSError, ValueError):
-            continue
+    with dashboard(home) as url:
+        yield url, home
 
 
 @pytest.fixture(scope="module")
 def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+    with chromium() as browser:
         pg = browser.new_page(viewport={"width": 1400, "height": 1000})
         pg.set_default_timeout(60_000)
         yield pg
-        browser.close()
 
 
 def _shot(page, name: str) -> None:

@@ -48,6 +48,26 @@ def app_test() -> AppTest:
     return AppTest.from_string(APP.read_text(encoding="utf-8"), default_timeout=TIMEOUT).run()
 
 
+def allow_data_roots(home: Path, *roots: Path) -> None:
+    """Let the dashboard read files under `roots` (workbench.toml [access] data_roots)."""
+    from engine import access
+
+    access.save(Path(home), access.Access(data_roots=tuple(str(r) for r in roots)))
+
+
+AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
+        "client_id": "workbench", "client_secret": "secret",
+        "server_metadata_url": "http://localhost:9400/.well-known/openid-configuration"}
+
+
+def as_user(at: AppTest, email: str | None) -> AppTest:
+    """Sign-in configured ([auth] in the secrets) and `email` signed in (None: signed out)."""
+    at.secrets["auth"] = AUTH
+    at.user = {"is_logged_in": False} if email is None else {"is_logged_in": True, "email": email,
+                                                            "name": email.split("@")[0]}
+    return at
+
+
 def no_exception(at: AppTest) -> None:
     """Assert that no uncaught exception reached the page (an st.exception element)."""
     assert not at.exception, [e.message for e in at.exception]

@@ -56,7 +56,7 @@ def test_start_the_queue_button(store, daemon_calls):
 
 
 def test_submit_error_is_shown_not_raised(store, monkeypatch):
-    def refuse(store, config):
+    def refuse(store, config, **status):
         raise ConfigError("model: folder './nope' not found")
 
     monkeypatch.setattr(queue, "submit", refuse)

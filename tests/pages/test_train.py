@@ -15,6 +15,7 @@ from core.schedules import lr_multiplier
 from core.config import schedule_params as _schedule_params
 from engine.store import Store
 from pages import train as page
+from tests.pages.fakes import allow_data_roots
 
 SCRIPT = "from pages import train\ntrain.render()\n"
 
@@ -74,6 +75,7 @@ def test_invalid_value_shows_the_key_and_enqueues_nothing(home, daemon_calls):
 
 
 def test_missing_data_file_is_refused_before_queueing(home, daemon_calls, tmp_path):
+    allow_data_roots(home, tmp_path)
     at = _app().run()
     at.selectbox(key="train.train.choice").set_value(page.PATH).run()
     at.text_input(key="train.train.path").set_value(str(tmp_path / "nope.conll")).run()
@@ -184,6 +186,7 @@ def test_reference_check_is_the_workers(home, tmp_path, monkeypatch):
 
     assert page.check_references is engine.data.check_references
     (tmp_path / "t.conll").write_text("EU B-ORG\n")
+    allow_data_roots(home, tmp_path)
     monkeypatch.chdir(tmp_path)
     state = page.state_from_config(config_to_dict(RunConfig(train="t.conll")), [])
     cfg = page.build_config(state, Store(home))
