@@ -47,6 +47,12 @@ def _sidebar() -> None:
                     f"{device} · {slots} slot(s)")
 
 
+def _only(render, title: str) -> None:
+    """Navigation whose every address (deep links included) draws `render` and nothing else."""
+    st.navigation([st.Page(render, title=title, url_path=page.url_path or "home",
+                           default=not page.url_path) for page, _ in PAGES], position="hidden").run()
+
+
 def _gate():
     """The signed-in user with a role, or None after drawing the only page they may see."""
     try:
@@ -60,15 +66,13 @@ def _gate():
         st.navigation([st.Page(failed, title="Workbench", url_path="error")], position="hidden").run()
         return None
     if user is None:
-        st.navigation([st.Page(sign_in_page, title="Sign in", url_path="signin")],
-                      position="hidden").run()
+        _only(sign_in_page, "Sign in")
         return None
     if user.role is None:
         def no_access() -> None:
             no_access_page(user)
 
-        st.navigation([st.Page(no_access, title="No access", url_path="noaccess")],
-                      position="hidden").run()
+        _only(no_access, "No access")
         return None
     return user
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.servers import CHROMIUM, chromium, dashboard, free_port
+from tests.e2e.servers import CHROMIUM, ROOT, chromium, dashboard, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -91,6 +91,11 @@ def _settle(page, text: str) -> str:
     return page.inner_text("body")
 
 
+def _shot(page, name: str) -> None:
+    if os.environ.get("WORKBENCH_SCREENSHOTS"):
+        page.screenshot(path=str(ROOT / "docs" / "screenshots" / f"{name}.png"), full_page=True)
+
+
 def _status(home: Path, run_id: str) -> dict:
     return json.loads((home / "runs" / run_id / "status.json").read_text())
 
@@ -98,13 +103,15 @@ def _status(home: Path, run_id: str) -> dict:
 def test_signed_out_sees_only_the_sign_in_page_deep_links_included(site, browser):
     url, home, run_id = site
     page = _new_page(browser)
-    for path in ("/", f"/runs?run={run_id}", f"/report?run={run_id}", "/data", "/train",
-                 f"/playground?run={run_id}", "/admin", "/compare", "/sweeps", "/curve"):
+    for path in (f"/runs?run={run_id}", f"/report?run={run_id}", "/data", "/admin",
+                 f"/playground?run={run_id}", "/"):
         page.goto(url + path)
         body = _settle(page, "Sign in with your organisation")
         assert RUN_NAME not in body and run_id not in body, path
         assert "Runs" not in body and "Report" not in body, path  # no navigation either
+        assert "Page not found" not in body, path  # every address draws the sign-in page
         assert page.get_by_role("button", name="Sign in").count() == 1
+    _shot(page, "sign-in")
     page.context.close()
 
 
@@ -157,6 +164,8 @@ def test_admin_deletes_and_the_audit_log_says_who_did_what(site, browser):
     assert not (home / "runs" / run_id).exists()
     page.goto(f"{url}/admin")
     page.get_by_text("entries in").first.wait_for()
+    page.wait_for_timeout(2000)
+    _shot(page, "admin-audit")
     log = [json.loads(line) for line in (home / "audit.jsonl").read_text().splitlines()]
     assert [(r["user"], r["action"]) for r in log if r["ok"]] == [
         ("ed@example.com", "launch"), ("ed@example.com", "cancel"), ("ada@example.com", "delete run")]
