@@ -166,10 +166,9 @@ def bound_locally() -> bool:
 
 def local_banner() -> None:
     if bound_locally():
-        st.sidebar.info("**Local mode**: no sign-in is configured, so you are the only user, "
-                        "with every right. The server listens on this machine only "
-                        f"({st.get_option('server.address')}). To share it with a team, see "
-                        "README › Serving the dashboard to a team.", icon="🔓")
+        st.sidebar.info("**Local mode**: no sign-in, every right; this machine only "
+                        f"({st.get_option('server.address')}). To share it with a team: README "
+                        "› Serving the dashboard to a team.", icon="🔓")
     else:
         st.error("**No sign-in, and this server listens on the network** "
                  f"(server.address = {st.get_option('server.address') or 'every interface'}): "
