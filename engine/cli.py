@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("config", type=Path)
     for name in ("cancel", "resume"):
         qs.add_parser(name).add_argument("run_id")
+    ri = qs.add_parser("reindex", help="rebuild the index (workbench.db) from the run and "
+                       "dataset folders; a damaged index is moved aside")
+    ri.add_argument("--json", action="store_true", help="print the counts as one JSON object")
     sv = qs.add_parser("serve", help="run the scheduler in the foreground")
     sv.add_argument("--until-idle", action="store_true", help="exit when nothing is queued or running")
     import importlib
@@ -431,6 +434,10 @@ def cmd_queue(args) -> int:
     from engine.data import workspace_root
     from engine.store import Store
 
+    if args.action == "reindex":  # before opening the store: its index may be damaged
+        summary = Store.reindex(workspace_root())
+        print(json.dumps(summary, indent=1) if args.json else describe_reindex(summary))
+        return 0
     store = Store(workspace_root())
     if args.action == "list":
         queue.reconcile(store)
@@ -460,3 +467,20 @@ def cmd_queue(args) -> int:
         print(f"another scheduler already serves {store.root} (pid {queue.daemon_pid(store)})",
               file=sys.stderr)
     return 0
+
+
+def describe_reindex(summary: dict) -> str:
+    """One line for what `queue reindex` did (Store.reindex's counts)."""
+    def count(n: int, what: str) -> str:
+        return f"{n} {what}{'' if n == 1 else 's'}"
+
+    line = (f"reindexed {count(summary['runs'], 'run')} ({summary['added']} added, "
+            f"{summary['removed']} removed, {count(summary['synced'], 'state')} synced, "
+            f"{summary['damaged']} damaged), {count(summary['datasets'], 'dataset')} "
+            f"({summary['datasets_added']} added, {summary['datasets_removed']} removed)")
+    skipped = summary["skipped"] + summary["datasets_skipped"]
+    if skipped:
+        line += f"; {count(skipped, 'unreadable folder')} skipped"
+    if summary.get("moved_aside"):
+        line += f"; the damaged index was moved to {summary['moved_aside']}"
+    return line

@@ -193,10 +193,11 @@ def load_splits(cfg: RunConfig, *, workspace: Path | None = None) -> Splits:
 def check_references(cfg: RunConfig, store: Store | None = None, *,
                      workspace: Path | None = None) -> None:
     """ConfigError naming the field unless every data reference of `cfg` exists and suits
-    its task; relative file paths are made absolute (in place).
+    its task, and max_length fits the model (check_max_length); relative file paths are
+    made absolute (in place).
 
     'dataset:' ids are looked up in `store` (else the store of `workspace`, opened only when
-    a run names a stored dataset); nothing is read, so this is quick and never imports torch.
+    a run names a stored dataset); no data is read, so this is quick and never imports torch.
     """
     datasets: dict | None = None
     for key in REF_FIELDS:
@@ -219,6 +220,24 @@ def check_references(cfg: RunConfig, store: Store | None = None, *,
                 raise ConfigError(f"{key}: no file {str(path)!r} ({key} data file not found); "
                                   "give an existing file path, 'dataset:<id>' or 'demo:<name>'")
             setattr(cfg, key, str(path))
+    check_max_length(cfg)
+
+
+def check_max_length(cfg: RunConfig) -> None:
+    """ConfigError naming max_length when it is more than the positions of cfg.model (its
+    tokenizer's model_max_length, or its position embeddings: engine.models.position_limit).
+    Longer inputs would end the run in a tensor-size error at the first long sentence; within
+    the limit no input is longer (NER windows and truncated texts hold at most max_length
+    sub-tokens). Skipped for a model that cannot be read without a download; its load says why.
+    """
+    from engine.models import position_limit
+
+    found = position_limit(cfg.model)
+    if found is not None and cfg.max_length > found[0]:
+        limit, model = found
+        raise ConfigError(f"max_length: {cfg.max_length} is more than the {limit} positions of "
+                          f"model {model}; set it to at most {limit} (longer NER sentences are "
+                          "split into windows, longer texts truncated)")
 
 
 def _demo_task(key: str, name: str) -> str:
@@ -253,8 +272,8 @@ def _check_task(key: str, ref: str, data_task: str, task: str) -> None:
 
 def load_config_file(path: Path, overrides: Sequence[str] = ()) -> RunConfig:
     """RunConfig from a .toml or .json file plus KEY=VALUE overrides (values parsed as TOML);
-    validated. Relative data paths (and a model folder next to the file) are taken relative
-    to the config file."""
+    validated, max_length checked against the model (check_max_length). Relative data paths
+    (and a model folder next to the file) are taken relative to the config file."""
     from core.config import config_from_dict, config_to_dict, from_json, from_toml, validate
 
     path = Path(path)
@@ -264,6 +283,7 @@ def load_config_file(path: Path, overrides: Sequence[str] = ()) -> RunConfig:
         cfg = config_from_dict(_apply_overrides(config_to_dict(cfg), overrides))
     relative_to(cfg, path.resolve().parent)
     validate(cfg)
+    check_max_length(cfg)  # `train --config` and `queue submit` refuse it before any run exists
     return cfg
 
 

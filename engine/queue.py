@@ -14,7 +14,7 @@ from typing import Callable
 
 from core.errors import WorkbenchError
 from engine.runfolder import RunFolder
-from engine.store import Store
+from engine.store import IndexDamaged, Store
 
 RESUMABLE = ("interrupted", "cancelled", "failed", "pruned")
 # what a training process's command line holds: a queued worker or a foreground `train`
@@ -112,30 +112,91 @@ def resume(store: Store, run_id: str) -> None:
 
 
 def reconcile(store: Store, *, skip: tuple[str, ...] = ()) -> list[str]:
-    """Mark runs whose worker process is gone as interrupted; returns their ids.
+    """Mark runs whose training process is gone as interrupted; returns their ids.
+
+    Cheap enough for every dashboard rerun: only index rows in state running (a claimed run
+    is one too), a status.json read and a /proc read each. A run counts as alive while its
+    pid runs a queue worker or a foreground `engine train`; a run with no process yet (a
+    scheduler claimed it and is starting its worker) while the claiming scheduler lives, or
+    for CLAIM_GRACE_S after its status last changed; a dead worker that is still a child of
+    the live scheduler, which reaps it itself and records the exit code. The lost run gets
+    what the scheduler records for a killed worker: no pid, finished_at, and an error naming
+    the dead process, with the log tail.
 
     skip: runs not to judge (a scheduler's own children, which it reaps itself).
     """
     lost = []
+    claimer = _live_scheduler(store)
     for run in store.indexed_runs("running"):
         if run["id"] in skip:
             continue
-        run_dir = Path(run["dir"])
-        status = RunFolder(run_dir).read_status()
-        if status.get("state") == "queued" and time.time() - status.get("updated_at", 0) < CLAIM_GRACE_S:
-            continue  # claimed by a scheduler that is starting its worker right now
-        if status.get("state") == "running" and pid_alive(status.get("pid"), WORKER_MARKERS):
+        status = run["status"]
+        pid = status.get("pid")
+        if status.get("state") not in ("running", "queued"):  # ended; the index lags
+            store.sync_state(run["id"])
             continue
-        # the process is gone: read the status again, since a worker writes its final state
-        # just before it exits and the first read may predate that
-        status = RunFolder(run_dir).read_status()
-        if status.get("state") in ("running", "queued"):
-            store.set_state(run["id"], "interrupted", pid=None, finished_at=time.time(),
-                            error="the worker process ended without finishing; resume to continue")
+        if pid_alive(pid, WORKER_MARKERS):
+            continue
+        if not pid and (claimer or time.time() - (status.get("updated_at") or 0) < CLAIM_GRACE_S):
+            continue  # claimed by a scheduler that is starting its worker right now
+        if pid and claimer and _zombie_child_of(pid, claimer):
+            continue  # its scheduler reaps it and records how it ended
+        if _mark_lost(store, run["id"], pid):
             lost.append(run["id"])
-        else:
+        else:  # it wrote its final state just before it exited, or it was resumed meanwhile
             store.sync_state(run["id"])
     return lost
+
+
+def _mark_lost(store: Store, run_id: str, pid: int | None) -> bool:
+    """Record run `run_id` as interrupted if status.json still says it is being run by `pid`
+    (checked under the index's write lock: a resume or a new worker in between wins)."""
+    folder = RunFolder(store.run_dir(run_id))
+    tail = folder.log_tail(max_bytes=2000) or _metrics_tail(folder)
+    if pid:
+        what = (f"the training process (pid {pid}) ended without finishing (killed, out of "
+                "memory or a reboot); resume to continue")
+    else:
+        what = ("the scheduler that claimed this run stopped before starting its worker; "
+                "resume to continue")
+    return store.set_state_if(
+        run_id, "interrupted",
+        lambda st: st.get("state") in ("running", "queued") and st.get("pid") == pid,
+        pid=None, finished_at=time.time(), error=f"{what}\n{tail}".rstrip())
+
+
+def _metrics_tail(folder: RunFolder, events: int = 3) -> str:
+    """The progress lines of the last few metrics.jsonl events: the log tail of a foreground
+    `engine train`, which prints them to its terminal rather than to worker.log."""
+    from engine.events import format_event
+
+    lines: list[str] = []
+    for info in [m for m in folder.read_metrics() if m.get("event") != "end"][-events:]:
+        try:  # (an end event's line needs engine.graphs, and so torch)
+            lines.extend(format_event(info))
+        except (KeyError, TypeError, ValueError):  # a line of another shape: skip it
+            continue
+    return "\n".join(lines)
+
+
+def _live_scheduler(store: Store) -> int | None:
+    """The pid of the live scheduler serving `store` from another process (queue.pid, written
+    by serve), or None. A foreground sweep, curve or seed group serves too, so any engine
+    process counts; this process does not (its own claims are never in flight here)."""
+    try:
+        pid = int((store.root / "queue.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if pid != os.getpid() and pid_alive(pid) else None
+
+
+def _zombie_child_of(pid: int, parent: int) -> bool:
+    """Whether `pid` is a dead process (zombie) not yet reaped by its parent `parent`."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return False
+    return fields[0] == "Z" and fields[1] == str(parent)
 
 
 class Scheduler:
@@ -233,15 +294,22 @@ def serve(store: Store, *, poll: float = 1.0, until_idle: bool = False,
     stop = {"flag": False}
     if threading.current_thread() is threading.main_thread():  # signals reach the main thread only
         signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
+    damaged = None  # the message of a damaged index, printed once while it lasts
     try:
         while not stop["flag"]:
-            sched.tick()
-            if on_tick is not None:
-                on_tick()
-            if until_idle and not sched.running() and not store.queued():
-                break
-            if until is not None and until():
-                break
+            try:
+                sched.tick()
+                if on_tick is not None:
+                    on_tick()
+                if until_idle and not sched.running() and not store.queued():
+                    break
+                if until is not None and until():
+                    break
+                damaged = None
+            except IndexDamaged as exc:  # wait for `queue reindex`, which this store follows
+                if damaged != str(exc):
+                    print(f"queue paused: {exc}", file=sys.stderr, flush=True)
+                damaged = str(exc)
             time.sleep(poll)
     finally:
         if pidfile.exists() and pidfile.read_text().strip() == str(os.getpid()):
@@ -307,8 +375,13 @@ def ensure_daemon(store: Store) -> int:
 
 
 def status_summary(store: Store) -> dict:
-    """Queue process id (None when down) and the numbers of running and queued runs (cheap:
-    one pid-file read and one small query)."""
+    """Queue process id (None when down) and the numbers of running and queued runs, after
+    marking runs whose process died interrupted (reconcile). Cheap: a pid-file read, two
+    small queries, and a status.json and /proc read per running run."""
+    try:  # whoever looks notices a dead run: the dashboard's sidebar calls this each rerun
+        reconcile(store)
+    except (OSError, WorkbenchError):
+        pass  # the counts below still show; the scheduler or `queue list` tries again
     active = store.list_runs(states=("running", "queued"))
     return {"pid": daemon_pid(store),
             "running": sum(r["state"] == "running" for r in active),

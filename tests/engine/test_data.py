@@ -3,6 +3,7 @@ config loader that the training loop, the worker, the CLI and the pages share.""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -260,3 +261,129 @@ def test_cli_loads_configs_with_the_one_loader():
     for path in sorted((REPO / "examples").glob("*.toml")):
         assert config_to_dict(load_config_file(path)) == config_to_dict(
             data.load_config_file(path)), path.name
+
+
+# ---- max_length against the model's positions ----------------------------------------------
+
+def _model_folder(tmp_path: Path, name: str, config: dict, tokenizer: dict | None) -> str:
+    """A model folder holding only the files position_limit reads."""
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(config))
+    if tokenizer is not None:
+        (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer))
+    return str(folder)
+
+
+@pytest.mark.parametrize("config, tokenizer, limit", [
+    ({"model_type": "bert", "max_position_embeddings": 512}, {"model_max_length": 512}, 512),
+    ({"model_type": "bert", "max_position_embeddings": 512}, {"model_max_length": 128}, 128),
+    # a tokenizer with no limit of its own says 1e30: the position embeddings decide
+    ({"model_type": "bert", "max_position_embeddings": 64}, {"model_max_length": 1e30}, 64),
+    ({"model_type": "bert", "max_position_embeddings": 256}, {"model_max_length": 512}, 256),
+    # RoBERTa-style position ids start at padding_idx + 1
+    ({"model_type": "roberta", "max_position_embeddings": 514, "pad_token_id": 1}, None, 512),
+    ({"model_type": "xlm-roberta", "max_position_embeddings": 514},
+     {"model_max_length": 1000000000000000019884624838656}, 512),
+])
+def test_max_length_is_checked_against_the_positions_of_a_local_model(tmp_path, config, tokenizer, limit):
+    from engine.models import position_limit
+
+    folder = _model_folder(tmp_path, "m", config, tokenizer)
+    assert position_limit(folder) == (limit, folder)
+    data.check_max_length(RunConfig(model=folder, max_length=limit))
+    with pytest.raises(ConfigError) as err:
+        data.check_max_length(RunConfig(model=folder, max_length=limit + 1))
+    assert str(err.value).startswith(
+        f"max_length: {limit + 1} is more than the {limit} positions of model {folder}; "
+        f"set it to at most {limit}")
+
+
+def test_models_that_cannot_be_read_offline_are_not_checked(tmp_path):
+    from engine.models import position_limit
+
+    unknown = "no-such-org/no-such-model-7f3a"  # a hub id in no local cache: never downloaded
+    no_config = tmp_path / "empty"
+    no_config.mkdir()
+    silent = _model_folder(tmp_path, "silent", {"model_type": "deberta-v2"}, {})
+    for model in (unknown, str(no_config), str(tmp_path / "missing"), silent):
+        assert position_limit(model) is None
+        data.check_max_length(RunConfig(model=model, max_length=100_000))  # the load says why
+
+
+def test_every_path_that_validates_a_config_refuses_a_max_length_past_the_model(tmp_path):
+    """The Train page and the worker (check_references), `train --config` and `queue submit`
+    (load_config_file): one message, naming max_length, the value and the limit."""
+    from engine.worker import check_config
+
+    message = ("max_length: 100000 is more than the 512 positions of model default "
+               "(all-MiniLM-L6-v2)")
+    cfg = RunConfig(train="demo:ner", max_length=100_000)
+    with pytest.raises(ConfigError, match=r"^max_length: 100000 is more than the 512 positions"):
+        data.check_references(cfg, workspace=tmp_path / "unused")
+    data.check_references(RunConfig(train="demo:ner", max_length=512), workspace=tmp_path / "unused")
+    path = tmp_path / "run.toml"
+    path.write_text(to_toml(cfg))
+    with pytest.raises(ConfigError) as err:
+        data.load_config_file(path)
+    assert str(err.value).startswith(message)
+    run_dir = tmp_path / "runs" / "r1"
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(json.dumps(config_to_dict(cfg)))
+    with pytest.raises(ConfigError, match="^max_length: 100000"):
+        check_config(run_dir)
+
+    home = tmp_path / "ws"
+    env = {**os.environ, "WORKBENCH_HOME": str(home), "PYTHONPATH": str(REPO),
+           "HF_HUB_OFFLINE": "1"}
+    procs = [subprocess.Popen([sys.executable, "-m", "engine", *args, str(path)], cwd=REPO, env=env,
+                              text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for args in (["train", "--config"], ["queue", "submit"])]
+    for proc in procs:
+        out, err_text = proc.communicate(timeout=120)
+        assert proc.returncode == 1, (out, err_text)
+        assert err_text.startswith(f"error: {message}") and "Traceback" not in err_text
+    assert not any((home / "runs").glob("*"))  # no run was made
+
+
+def test_inputs_within_the_limit_fit_the_model_with_windows_and_truncation(tmp_path):
+    """max_length equal to the model's positions: NER windows (with a stride) and truncated
+    texts never exceed it, so the forward pass takes every batch, padded as on a GPU too."""
+    import numpy as np
+    import torch
+    from transformers import BertConfig, BertForTokenClassification
+
+    from engine.batching import collate_tokens
+    from engine.encoding import encode_ner, encode_text
+    from engine.models import load_tokenizer, position_limit
+    from tests.engine.tiny import VOCAB, make_tiny_tokenizer
+
+    folder = tmp_path / "short"
+    tokenizer = make_tiny_tokenizer(VOCAB, tmp_path)  # says model_max_length 512
+    config = BertConfig(vocab_size=len(tokenizer.get_vocab()), hidden_size=16, num_hidden_layers=1,
+                        num_attention_heads=2, intermediate_size=32, max_position_embeddings=64,
+                        num_labels=2)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = BertForTokenClassification(config).eval()
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    assert position_limit(str(folder))[0] == 64  # the positions, not the tokenizer's 512
+    with pytest.raises(ConfigError, match="max_length: 65 is more than the 64 positions"):
+        data.check_max_length(RunConfig(model=str(folder), max_length=65))
+
+    tokenizer = load_tokenizer(str(folder))
+    words = tuple((VOCAB + ["xylophone", "zq"]) * 30)  # 360 words, some of many sub-tokens
+    sentence = TokenExample(words, ("O",) * len(words))
+    windows = encode_ner(tokenizer, [sentence], {"O": 0, "B-X": 1}, max_length=64, stride=16)
+    assert len(windows) > 5 and max(len(w["input_ids"]) for w in windows) == 64
+    texts = encode_text(tokenizer, [TextExample(" ".join(words), ("a",))], None, max_length=64)
+    assert len(texts[0]["input_ids"]) == 64
+    for multiple in (None, 32):  # CPU: exact lengths; GPU: rounded up, capped at max_length
+        batch = collate_tokens(windows + texts, np.arange(len(windows) + 1), pad_id=0,
+                               multiple=multiple, cap=64)
+        with torch.no_grad():
+            out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        assert out.logits.shape[:2] == batch["input_ids"].shape
+    with pytest.raises((IndexError, RuntimeError)):  # what an unchecked 65 would hit
+        model(input_ids=torch.ones((1, 65), dtype=torch.long))

@@ -19,16 +19,19 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from core.config import config_from_dict, config_to_dict
+from core.config import config_from_dict, config_to_dict, to_toml
 from engine import checkpoint, queue
 from engine.runfolder import RunFolder, read_json
 from engine.store import Store
-from tests.engine.runs import NER_LABELS, kill_quietly, make_run_config, start_worker
+from tests.engine.runs import (NER_LABELS, REPO, env_for, kill_quietly, make_run_config,
+                               start_worker, wait_for)
 
 pytestmark = pytest.mark.slow
 
@@ -336,3 +339,133 @@ def test_resume_and_cancel_refuse_wrong_states(lab):
         queue.resume(lab.a, lab.r[0])  # completed
     with pytest.raises(WorkbenchError, match="only queued or running"):
         queue.cancel(lab.a, lab.r[0])
+
+
+# ---- a dead pid ends interrupted, whoever notices ------------------------------------------------
+
+def _sleeper(*argv: str) -> subprocess.Popen:
+    """A live process whose command line ends with `argv` (what pid_alive's marker reads)."""
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", *argv],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def _old_status(store: Store, run_id: str, age: float = 3600) -> None:
+    """status.json as it was `age` seconds ago (update_status would stamp it now)."""
+    path = RunFolder(store.run_dir(run_id)).status_path
+    status = json.loads(path.read_text())
+    path.write_text(json.dumps({**status, "updated_at": time.time() - age}))
+
+
+def test_the_dashboard_summary_and_queue_list_notice_dead_runs_and_spare_live_ones(tmp_path):
+    """queue.status_summary (the sidebar, each rerun) reconciles: a dead pid or a reused one
+    ends interrupted; a live queue worker, a live `engine train`, a run being started by a
+    live scheduler (claimed, no pid yet) and a dead worker its scheduler has yet to reap stay."""
+    store = Store(tmp_path / "ws")
+    worker, train, unrelated = _sleeper("-m", "engine.worker"), _sleeper("engine", "train"), _sleeper()
+    # a scheduler (its command line says engine) with a child that died and is not yet reaped
+    scheduler = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, sys, time\n"
+         "child = subprocess.Popen([sys.executable, '-c', 'pass'])\n"
+         "print(child.pid, flush=True)\ntime.sleep(60)", "engine", "queue", "serve"],
+        stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    try:
+        zombie = int(scheduler.stdout.readline())
+        wait_for(lambda: Path(f"/proc/{zombie}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z",
+                 10, what="the unreaped child")
+        (store.root / "queue.pid").write_text(str(scheduler.pid))
+        runs = {name: store.create_run({"name": name, "task": "ner"}, state="running", pid=pid)
+                for name, pid in (("dead", _dead_pid()), ("worker", worker.pid), ("train", train.pid),
+                                  ("reused", unrelated.pid), ("unreaped", zombie))}
+        runs["claimed"] = store.create_run({"name": "claimed", "task": "ner"})
+        _old_status(store, runs["claimed"])  # queued an hour ago, claimed just now
+        assert store.claim(runs["claimed"], "queued", "running")
+        RunFolder(store.run_dir(runs["dead"])).open_log().write(b"step      3  loss 1.0\n")
+
+        summary = queue.status_summary(store)
+        states = {name: store.get_run(run_id)["state"] for name, run_id in runs.items()}
+        assert states == {"dead": "interrupted", "worker": "running", "train": "running",
+                          "reused": "interrupted", "unreaped": "running", "claimed": "queued"}
+        assert summary["running"] == 3 and summary["queued"] == 1
+        dead = RunFolder(store.run_dir(runs["dead"])).read_status()
+        assert dead["pid"] is None and dead["finished_at"] >= dead["created_at"]
+        assert "ended without finishing" in dead["error"] and "resume to continue" in dead["error"]
+        assert dead["error"].endswith("step      3  loss 1.0")  # the log tail, as the scheduler adds
+        assert store.indexed_runs("interrupted") and {r["id"] for r in store.indexed_runs(
+            "running")} == {runs["worker"], runs["train"], runs["unreaped"], runs["claimed"]}
+
+        scheduler.kill()  # the scheduler is gone: its unreaped child and its claim are lost
+        scheduler.wait()
+        wait_for(lambda: not Path(f"/proc/{zombie}").exists(), 10, what="init to reap the child")
+        listing = subprocess.run([sys.executable, "-m", "engine", "queue", "list"], cwd=REPO,
+                                 env=env_for(store.root), capture_output=True, text=True, timeout=120)
+        assert listing.returncode == 0, listing.stderr
+        shown = {line.split()[0]: line.split()[1] for line in listing.stdout.splitlines()}
+        assert shown[runs["unreaped"]] == shown[runs["claimed"]] == "interrupted"
+        assert shown[runs["worker"]] == shown[runs["train"]] == "running"
+        claimed = RunFolder(store.run_dir(runs["claimed"])).read_status()
+        assert "claimed this run stopped before starting its worker" in claimed["error"]
+    finally:
+        for proc in (worker, train, unrelated, scheduler):
+            proc.kill()
+            proc.wait()
+
+
+def test_a_claim_in_flight_is_spared_for_the_grace_period_without_a_scheduler(tmp_path):
+    store = Store(tmp_path / "ws")
+    run_id = store.create_run({"name": "c", "task": "ner"})
+    assert store.claim(run_id, "queued", "running")  # status.json was stamped just now
+    assert queue.reconcile(store) == []
+    _old_status(store, run_id, age=queue.CLAIM_GRACE_S + 5)
+    assert queue.reconcile(store) == [run_id]
+
+
+def test_a_killed_foreground_train_shows_interrupted_in_queue_list_and_resumes(tmp_path):
+    """kill -9 of `python -m engine train --config`: no scheduler ever knew that process, yet
+    `queue list` marks the run interrupted (with the progress it had made) and it resumes
+    from its checkpoint."""
+    from engine.worker import run
+
+    home = tmp_path / "ws"
+    cfg = make_run_config(tmp_path / "in", "ner", epochs=60, name="killed")  # 360 steps
+    path = tmp_path / "run.toml"
+    path.write_text(to_toml(config_from_dict(cfg)))
+    with open(tmp_path / "train.out", "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "engine", "train", "--config", str(path)],
+                                cwd=REPO, env=env_for(home), stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+    try:
+        run_dir = wait_for(lambda: next((home / "runs").glob("*/"), None), 120, what="the run")
+        wait_for(lambda: checkpoint.latest(run_dir), 180, what="the first whole checkpoint")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        kill_quietly(proc.pid)
+    status = RunFolder(run_dir).read_status()
+    assert status["state"] == "running" and status["pid"] == proc.pid  # as the kill left it
+    listing = subprocess.run([sys.executable, "-m", "engine", "queue", "list"], cwd=REPO,
+                             env=env_for(home), capture_output=True, text=True, timeout=120)
+    assert listing.returncode == 0, listing.stderr
+    assert listing.stdout.split()[:2] == [run_dir.name, "interrupted"]
+    status = RunFolder(run_dir).read_status()
+    assert status["state"] == "interrupted" and status["pid"] is None
+    assert f"pid {proc.pid}" in status["error"] and "resume to continue" in status["error"]
+    assert "step" in status["error"].split("\n", 1)[1]  # its last progress lines
+
+    store = Store(home)
+    queue.resume(store, run_dir.name)
+    assert store.get_run(run_dir.name)["state"] == "queued"
+    latest = checkpoint.latest(run_dir)
+    seen: list[dict] = []
+    state = run(run_dir, stop=lambda: len(seen) > 0, echo=seen.append)  # stop after one event
+    assert state == "cancelled"
+    resumed = [e for e in RunFolder(run_dir).read_metrics() if e["event"] == "resume"]
+    assert resumed and resumed[-1]["checkpoint"] == str(latest)
+    assert int(latest.name[len("step_"):]) == resumed[-1]["step"] > 0
+    assert store.get_run(run_dir.name)["state"] == "cancelled"
+

@@ -230,3 +230,18 @@ def test_state_filter_follows_status_json_when_the_index_lags(tmp_path):
     assert [r["id"] for r in store.list_runs(states=("completed",))] == [run_id]
     assert store.list_runs(states=("running",)) == []
     assert [r["id"] for r in store.list_runs(states=("completed",), limit=1)] == [run_id]
+
+
+def test_set_state_if_writes_only_while_the_condition_holds(store):
+    """reconcile's write: a run resumed and restarted by a new worker meanwhile (another pid
+    in status.json) is left alone."""
+    run_id = store.create_run(config(), state="running", pid=111)
+    same_pid = lambda status: status.get("pid") == 111  # noqa: E731
+    RunFolder(store.run_dir(run_id)).update_status(pid=222)  # a new worker took over
+    assert not store.set_state_if(run_id, "interrupted", same_pid, pid=None)
+    assert store.get_run(run_id)["state"] == "running"
+    assert RunFolder(store.run_dir(run_id)).read_status()["pid"] == 222
+    RunFolder(store.run_dir(run_id)).update_status(pid=111)
+    assert store.set_state_if(run_id, "interrupted", same_pid, pid=None, error="gone")
+    assert store.indexed_runs("interrupted")[0]["status"]["error"] == "gone"
+    assert not store.set_state_if("nope", "interrupted", lambda status: True)
