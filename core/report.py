@@ -60,6 +60,38 @@ def score_split(task: str, pred: dict, labels: Sequence[str], *, full: bool) -> 
     return out
 
 
+def problems(report: Any) -> list[str]:
+    """What is wrong with the shape of a report.json (wrong types where readers expect a
+    table), one phrase per problem naming the key; [] for a well-formed report."""
+    if not isinstance(report, dict):
+        return [f"the file holds {type(report).__name__}, not an object"]
+    found = []
+    if not isinstance(report.get("task", "ner"), str):
+        found.append("task is not a string")
+    if not isinstance(report.get("labels", []), list):
+        found.append("labels is not a list")
+    for split in SPLITS:
+        if split not in report:
+            continue
+        section = report[split]
+        if not isinstance(section, dict):
+            found.append(f"{split} is not an object")
+            continue
+        for key in ("entities", "classes", "tokens", "confusion", "errors"):
+            if key in section and not isinstance(section[key], dict):
+                found.append(f"{split}.{key} is not an object")
+        for key in ("entities", "classes", "tokens"):
+            table = section.get(key)
+            if isinstance(table, dict):
+                for part, value in table.items():
+                    if part in ("micro", "macro", "weighted", "per_type") and not isinstance(value, dict):
+                        found.append(f"{split}.{key}.{part} is not an object")
+                per_type = table.get("per_type")
+                if isinstance(per_type, dict) and not all(isinstance(v, dict) for v in per_type.values()):
+                    found.append(f"{split}.{key}.per_type holds a row that is not an object")
+    return found
+
+
 def scores_of(section: Any) -> dict:
     """The score table of a split section: its entities (NER) or classes (text); {} if none."""
     if not isinstance(section, dict):

@@ -17,6 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import WorkbenchError
+from core.report import problems
 from engine import access
 from engine.access import User
 from engine.data import workspace_root
@@ -196,10 +197,19 @@ def _jsonl_cached(path: str, mtime: float):  # noqa: ARG001
 
 def read_report(run_dir: str | Path) -> dict | None:
     """A run's report.json (core/report.py), cached by path and modification time; None when
-    missing, unreadable or not an object."""
+    missing, unreadable, or damaged (damaged_report says what is wrong)."""
     path = RunFolder(run_dir).report_path
     report = _json_cached(str(path), _mtime(path))
-    return report if isinstance(report, dict) else None
+    return report if isinstance(report, dict) and not problems(report) else None
+
+
+def damaged_report(run_dir: str | Path) -> list[str]:
+    """What is wrong with a run's report.json ([] when it is fine or missing)."""
+    path = RunFolder(run_dir).report_path
+    if not path.is_file():
+        return []
+    report = _json_cached(str(path), _mtime(path))
+    return ["not valid JSON"] if report is None else problems(report)
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:

@@ -15,8 +15,9 @@ from core.spans import split_tag, to_spans
 from core.report import SPLITS, accuracy_of
 from engine.groups import METRIC_NAMES, group_of, group_summary
 from engine.runfolder import RunFolder, iter_jsonl
-from pages.common import (choose_run, fmt_duration, get_store, hand_over_to_app, highlight_spans,
-                          link_to, read_predictions, read_report, run_guarded, type_colours)
+from pages.common import (choose_run, damaged_report, fmt_duration, get_store, hand_over_to_app,
+                          highlight_spans, link_to, read_predictions, read_report, run_guarded,
+                          type_colours)
 
 PER_PAGE = 20
 KINDS = ("wrong_type", "wrong_boundary", "wrong_type_and_boundary", "spurious", "missed")
@@ -49,6 +50,11 @@ def _body() -> None:
     with top[0]:
         run = choose_run(runs, key="report.run")
     report = read_report(run["dir"])
+    damage = damaged_report(run["dir"]) if report is None else []
+    if damage:
+        st.error(f"The report of run `{run['id']}` is damaged: {'; '.join(damage[:5])}. "
+                 "Delete the run on the Runs page, or run its training again.")
+        return
     if report is None:
         st.error(f"The report of run `{run['id']}` is missing or unreadable "
                  f"(`{RunFolder(run['dir']).report_path}`). The worker writes it when training "

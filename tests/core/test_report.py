@@ -10,7 +10,7 @@ from seqeval.metrics import f1_score as seqeval_f1
 from sklearn.metrics import accuracy_score, f1_score
 
 from core.records import TextExample, TokenExample
-from core.report import (accuracy_of, headline, metric_value, new_report, prediction_rows,
+from core.report import (accuracy_of, headline, metric_value, new_report, prediction_rows, problems,
                          score_split, split_score, status_headline, summary)
 
 TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
@@ -118,3 +118,30 @@ def test_metric_value_of_text_tasks_reads_f1(metric):
     section = score_split("classification", pred, CLASSES, full=False)
     avg = "macro" if metric == "f1_macro" else "micro"
     assert metric_value("classification", metric, section) == section["classes"][avg]["f1"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(tag_seqs, st.data())
+def test_problems_is_empty_for_built_reports_and_names_each_broken_table(gold, data):
+    pred = _pairs(gold, data)
+    report = {**new_report("ner", TAGS, "f1_micro", best_step=1, best_score=0.5, steps=2),
+              "dev": score_split("ner", pred, TAGS, full=True),
+              "test": score_split("ner", pred, TAGS, full=False)}
+    assert problems(report) == []
+    split = data.draw(st.sampled_from(["dev", "test"]))
+    path = data.draw(st.sampled_from([(), ("entities",), ("entities", "micro"), ("entities", "per_type")]))
+    junk = data.draw(st.sampled_from(["x", 5, [1], None]))
+    broken = __import__("copy").deepcopy(report)
+    target = broken[split]
+    for key in path[:-1]:
+        target = target[key]
+    if path:
+        target[path[-1]] = junk
+    else:
+        broken[split] = junk
+    assert [p for p in problems(broken) if p.startswith(".".join((split,) + path))]
+
+
+def test_problems_of_non_objects():
+    assert problems([1]) == ["the file holds list, not an object"]
+    assert problems({"task": 3}) == ["task is not a string"]

@@ -86,3 +86,18 @@ def test_config_differences_and_names():
     names = display_names([{"id": "r-aaaa", "name": "same"}, {"id": "r-bbbb", "name": "same"},
                            {"id": "r-cccc", "name": ""}])
     assert names == {"r-aaaa": "same (aaaa)", "r-bbbb": "same (bbbb)", "r-cccc": "r-cccc"}
+
+
+def test_a_damaged_report_breaks_neither_compare_nor_the_other_reports(store):
+    good = [make_run(store, name=f"good-{i}", seed=i) for i in range(2)]
+    bad = make_run(store, name="bad")
+    (store.run_dir(bad) / "report.json").write_text(json.dumps({"task": "ner", "dev": {"entities": 5}, "test": "x"}))
+    at = page_test("compare")
+    no_exception(at)
+    assert not at.error
+    at = page_test("report", run=bad)
+    no_exception(at)
+    assert any("damaged" in e.value and "dev.entities is not an object" in e.value for e in at.error)
+    at = page_test("report", run=good[0])
+    no_exception(at)
+    assert not at.error

@@ -139,7 +139,7 @@ def test_corrupt_report_is_a_message(store):
     (store.run_dir(run_id) / "report.json").write_text("{not json")
     at = page_test("report", run=run_id)
     no_exception(at)
-    assert any("missing or unreadable" in e.value for e in at.error)
+    assert any("damaged: not valid JSON" in e.value for e in at.error)
 
 
 def test_report_without_entity_scores_is_a_message(store):
