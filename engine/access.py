@@ -67,6 +67,17 @@ class User:
 LOCAL = User("local", "local user", "admin", local=True)
 
 
+def cli_user() -> User:
+    """The machine's own user running the CLI (`cli:<login>`): every right, as on the shell."""
+    import getpass
+
+    try:
+        login = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        login = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    return User(f"cli:{login}", "command line", "admin", local=True)
+
+
 @dataclass(frozen=True)
 class Access:
     viewers: tuple[str, ...] = ()

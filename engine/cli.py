@@ -284,7 +284,8 @@ def _train_group(cfg, *, quiet: bool) -> int:
     from engine.store import Store, is_final
 
     store = Store(workspace_root())
-    run_ids = groups.submit(store, config_to_dict(cfg))
+    run_ids = groups.submit(store, config_to_dict(cfg), created_by=_cli_user().label)
+    _audit(store, "launch", run_ids, name=cfg.name)
     group_id = groups.group_of(store, run_ids[0])
     print(f"group {group_id}: {len(run_ids)} runs, seeds {cfg.seed}..{cfg.seed + len(run_ids) - 1}",
           flush=True)
@@ -428,6 +429,19 @@ def _compare_groups(args, group_a: str, group_b: str) -> int:
 
 
 # ---- queue ------------------------------------------------------------------------------
+def _cli_user():
+    from engine.access import cli_user
+
+    return cli_user()
+
+
+def _audit(store, action: str, target, **detail) -> None:
+    """The CLI's changes go to the workspace's audit log too, as `cli:<login>`."""
+    from engine import audit
+
+    audit.record(store.root, _cli_user(), action, target, **detail)
+
+
 def cmd_queue(args) -> int:
     from core.config import config_to_dict
     from engine import queue
@@ -449,17 +463,22 @@ def cmd_queue(args) -> int:
     if args.action == "submit":
         from engine import groups
 
-        run_ids = groups.submit(store, config_to_dict(load_config_file(args.config)))
+        run_ids = groups.submit(store, config_to_dict(load_config_file(args.config)),
+                                created_by=_cli_user().label)
+        _audit(store, "launch", run_ids, config=str(args.config))
         queue.ensure_daemon(store)
         print("\n".join(run_ids))
         if len(run_ids) > 1:
             print(f"group {groups.group_of(store, run_ids[0])}")
         return 0
     if args.action == "cancel":
-        print(queue.cancel(store, args.run_id))
+        outcome = queue.cancel(store, args.run_id)
+        _audit(store, "cancel", args.run_id, outcome=outcome)
+        print(outcome)
         return 0
     if args.action == "resume":
         queue.resume(store, args.run_id)
+        _audit(store, "resume", args.run_id)
         queue.ensure_daemon(store)
         print("queued")
         return 0

@@ -71,7 +71,11 @@ def _run(store, args) -> int:
     fractions = curve.parse_fractions(args.fractions)  # before reading the config: cheap first
     seeds = curve.check_seeds(args.seeds, key="--seeds")
     cfg = load_config_file(args.config, args.set)
-    curve_id = curve.submit_curve(store, config_to_dict(cfg), fractions, seeds)
+    from engine import access, audit
+
+    user = access.cli_user()
+    curve_id = curve.submit_curve(store, config_to_dict(cfg), fractions, seeds, created_by=user.label)
+    audit.record(store.root, user, "curve", curve_id, fractions=list(fractions), seeds=seeds)
     out = sys.stderr if args.json else sys.stdout  # with --json, stdout holds only the JSON
     total = len(fractions) * seeds
     print(f"curve {curve_id}: {len(fractions)} shares x {seeds} seed(s) = {total} runs "

@@ -55,7 +55,11 @@ def main(args) -> int:
         return 0
     if args.action == "run":
         spec = sweep.load_sweep_file(args.file, trials=args.trials)
-        sweep_id = sweep.create(store, spec)
+        from engine import access, audit
+
+        user = access.cli_user()
+        sweep_id = sweep.create(store, spec, created_by=user.label)
+        audit.record(store.root, user, "sweep", sweep_id, trials=spec.trials)
         print(f"sweep {sweep_id}: {sweep.budget(spec)} trials, {spec.sampler} sampler, "
               f"{spec.pruner} pruner, {spec.metric} ({spec.direction}) on dev", flush=True)
     else:

@@ -371,6 +371,13 @@ def test_queue_submit_list_cancel(submitted, queue_home):
     assert (run_dir / "report.json").is_file()
     assert RunFolder(home / "runs" / second_id).read_status()["state"] == "cancelled"
     assert not (home / "runs" / second_id / "worker.log").exists()
+    # the CLI's changes are in the audit log and on the runs, as the machine's user
+    from engine import audit
+
+    log = [(r["action"], r["target"]) for r in reversed(audit.read(home))]
+    assert log == [("launch", first_id), ("launch", second_id), ("cancel", second_id)]
+    assert {r["user"] for r in audit.read(home)} == {status["created_by"]}
+    assert status["created_by"].startswith("cli:")
     wait_for(lambda: "completed" in engine("queue", "list", env=env).stdout, 30, interval=1,
              what="queue list to show the finished run")
     # a second scheduler for the same workspace refuses to start
