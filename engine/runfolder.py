@@ -147,11 +147,25 @@ class RunFolder:
 
     # ---- status.json ------------------------------------------------------------------
     def read_status(self) -> dict:
-        """status.json as a dict ({} when missing or torn). Content of the wrong shape (not
+        """status.json as a dict ({} when missing). Content of the wrong shape (not JSON, not
         an object, a state that is not one of STATES, a non-number counter, tags that are not
         a table) comes back repaired: the bad fields dropped, the run `failed` with an error
-        that says what was wrong, so it can be resumed or deleted and no reader breaks."""
-        return checked_status(read_json(self.status_path, default={}))
+        that says what was wrong, so it can be resumed or deleted and no reader breaks.
+
+        Writers replace the file atomically, so a reader never sees half of one: a file that
+        does not parse was damaged on disk, and reads as damaged, not as a missing status
+        (which would let a run show its index's state as if nothing were wrong)."""
+        try:
+            data = self.status_path.read_bytes()
+        except OSError:  # missing, or not a file
+            return {}
+        try:
+            raw = json.loads(data)
+        except ValueError:  # bad bytes, truncated, empty
+            return _damaged("it is not JSON")
+        if raw is None:  # no writer writes null (checked_status(None) means "no status")
+            return _damaged("it holds a JSON null, not an object")
+        return checked_status(raw)
 
     def update_status(self, **fields: Any) -> dict:
         """Merge `fields` into status.json (atomically) and stamp updated_at; returns it.
@@ -277,14 +291,18 @@ _NUMBERS = ("step", "total_steps", "epoch", "loss", "pid", "created_at", "starte
             "finished_at", "updated_at")
 
 
+def _damaged(what: str) -> dict:
+    """The status of a run whose status.json could not be read at all."""
+    return {"state": "failed", "damaged": True,
+            "error": f"status.json is damaged: {what}; resume the run or delete it"}
+
+
 def checked_status(raw: Any) -> dict:
-    """A status dict whatever `raw` holds (see RunFolder.read_status)."""
+    """A status dict whatever `raw` holds (see RunFolder.read_status); None or {}: none."""
     if raw is None or raw == {}:
         return {}
     if not isinstance(raw, dict):
-        return {"state": "failed", "damaged": True,
-                "error": f"status.json is damaged: it holds a JSON {type(raw).__name__}, not an "
-                         "object; resume the run or delete it"}
+        return _damaged(f"it holds a JSON {type(raw).__name__}, not an object")
     status, bad = dict(raw), []
     for key in _NUMBERS:
         value = status.get(key)
