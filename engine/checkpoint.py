@@ -85,35 +85,115 @@ def latest(run_dir: Path, notes: list[str] | None = None) -> Path | None:
     """The newest checkpoint folder that reads back whole (verify), or None. A torn one
     (a disk filled or a kill during the write) is skipped for the one before it, and a
     sentence saying so is appended to `notes`."""
-    found = sorted(_steps(RunFolder(run_dir).checkpoints_dir), key=lambda p: int(p.name[5:]),
-                   reverse=True)
-    for path in found:
+    for path in _newest_first(run_dir):
         problem = verify(path)
         if problem is None:
             return path
         if notes is not None:
-            notes.append(f"checkpoint {path.name} is unreadable ({problem}); skipped it")
-    if found and notes is not None:
-        notes.append("no readable checkpoint is left: training starts again from step 0")
+            notes.append(_skipped(path, problem))
+    if _newest_first(run_dir) and notes is not None:
+        notes.append(_NONE_LEFT)
     return None
 
 
-def verify(path: Path) -> str | None:
+def resume(run_dir: Path, model, optimizer, scheduler,
+           notes: list[str] | None = None) -> tuple[Path | None, TrainState | None]:
+    """Load the newest checkpoint that verifies against `model` and loads whole; returns it
+    and its TrainState, or (None, None) with model, optimizer, scheduler and RNG as they came.
+
+    A checkpoint that fails (torn, tensors of another model, a trainer state of the wrong
+    shape or types) is skipped for the one before it, with a sentence in `notes`; a load
+    that fails midway is undone before the next try, so a run with no usable checkpoint
+    starts from step 0 on its fresh weights, never on half-loaded ones.
+    """
+    found = _newest_first(run_dir)
+    if not found:
+        return None, None
+    fresh = _snapshot(model, optimizer, scheduler)
+    for path in found:
+        problem = verify(path, model)
+        if problem is None:
+            try:
+                return path, load(path, model, optimizer, scheduler)
+            except Exception as exc:  # noqa: BLE001 - any failure to load means unusable
+                problem = _problem(exc)
+                _restore(fresh, model, optimizer, scheduler)
+        if notes is not None:
+            notes.append(_skipped(path, problem))
+    if notes is not None:
+        notes.append(_NONE_LEFT)
+    return None, None
+
+
+_NONE_LEFT = "no readable checkpoint is left: training starts again from step 0"
+
+
+def _skipped(path: Path, problem: str) -> str:
+    return f"checkpoint {path.name} is unreadable ({problem}); skipped it"
+
+
+def _problem(exc: BaseException) -> str:
+    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    return f"{type(exc).__name__}: {text[:160]}"
+
+
+def _newest_first(run_dir: Path) -> list[Path]:
+    return sorted(_steps(RunFolder(run_dir).checkpoints_dir), key=lambda p: int(p.name[5:]),
+                  reverse=True)
+
+
+def verify(path: Path, model=None) -> str | None:
     """What is wrong with checkpoint folder `path` (None when its weights and trainer state
-    both read back): the safetensors header and every tensor's bytes, and the state blob."""
+    both read back): the safetensors header and every tensor's bytes, and the state blob
+    (its keys and the TrainState's types). With `model`: each stored tensor must be one of
+    the model's, of the same shape."""
     import torch
     from safetensors import safe_open
 
     try:
+        own = {k: tuple(v.shape) for k, v in model.state_dict().items()} if model is not None \
+            else None
         with safe_open(str(Path(path) / "model.safetensors"), framework="pt") as f:
             for key in f.keys():
-                f.get_slice(key)  # header offsets against the file's real length
+                shape = tuple(f.get_slice(key).get_shape())  # header offsets against the length
+                if own is not None and key not in own:
+                    return f"model.safetensors holds {key[:60]!r}, which this model lacks"
+                if own is not None and own[key] != shape:
+                    return (f"model.safetensors: {key[:60]!r} has shape {list(shape)}, this "
+                            f"model's has {list(own[key])}")
         blob = torch.load(Path(path) / "trainer_state.pt", weights_only=True, map_location="cpu")
         if not isinstance(blob, dict) or not {"optimizer", "scheduler", "rng", "state"} <= set(blob):
             return "trainer_state.pt lacks optimizer, scheduler, rng or state"
+        _train_state(blob["state"])
+        if not isinstance(blob["optimizer"], dict) or not isinstance(blob["scheduler"], dict) \
+                or not isinstance(blob["rng"], dict):
+            return "trainer_state.pt: optimizer, scheduler or rng is not a table"
     except Exception as exc:  # noqa: BLE001 - any failure to read back means torn
-        return f"{type(exc).__name__}: {str(exc)[:120]}"
+        return _problem(exc)
     return None
+
+
+_STATE_TYPES = {"step": (int,), "epoch": (int,), "batch_in_epoch": (int,),
+                "best_score": (int, float, type(None)), "best_step": (int, type(None)),
+                "bad_evals": (int,), "early_stopped": (bool,)}
+
+
+def _train_state(fields) -> TrainState:
+    """A TrainState from a checkpoint's stored fields; ValueError naming the first that is
+    missing, unknown or of the wrong type (a bool is no step count)."""
+    if not isinstance(fields, dict):
+        raise ValueError("the trainer state is not a table")
+    unknown = sorted(set(fields) - set(_STATE_TYPES))
+    if unknown:
+        raise ValueError(f"the trainer state has unknown field {unknown[0][:40]!r}")
+    for name, types in _STATE_TYPES.items():
+        value = fields.get(name, getattr(TrainState, name))
+        ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+        if not ok or (isinstance(value, int) and not isinstance(value, bool) and value < 0
+                      and name != "best_score"):
+            raise ValueError(f"the trainer state's {name} is {type(value).__name__} "
+                             f"{str(value)[:20]}")
+    return TrainState(**fields)
 
 
 def load(path: Path, model, optimizer, scheduler) -> TrainState:
@@ -121,16 +201,41 @@ def load(path: Path, model, optimizer, scheduler) -> TrainState:
     import torch
     from safetensors.torch import load_model
 
-    load_model(model, str(Path(path) / "model.safetensors"))
     # On the CPU first: the optimizer moves its state to each parameter's device, so a run
     # checkpointed on a GPU resumes on a CPU-only machine too.
     blob = torch.load(Path(path) / "trainer_state.pt", weights_only=True, map_location="cpu")
+    state = _train_state(blob["state"])
+    load_model(model, str(Path(path) / "model.safetensors"))
     optimizer.load_state_dict(blob["optimizer"])
     scheduler.load_state_dict(blob["scheduler"])
     torch.set_rng_state(blob["rng"]["torch"])
     if "cuda" in blob["rng"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(blob["rng"]["cuda"])
-    return TrainState(**blob["state"])
+    return state
+
+
+def _snapshot(model, optimizer, scheduler) -> dict:
+    """What resume must put back when a load fails midway (on the CPU: no extra GPU memory)."""
+    import copy
+
+    import torch
+
+    return {"model": {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()},
+            "optimizer": copy.deepcopy(optimizer.state_dict()),
+            "scheduler": copy.deepcopy(scheduler.state_dict()),
+            "rng": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+
+def _restore(fresh: dict, model, optimizer, scheduler) -> None:
+    import torch
+
+    model.load_state_dict(fresh["model"])
+    optimizer.load_state_dict(fresh["optimizer"])
+    scheduler.load_state_dict(fresh["scheduler"])
+    torch.set_rng_state(fresh["rng"])
+    if fresh["cuda"] is not None:
+        torch.cuda.set_rng_state_all(fresh["cuda"])
 
 
 def save_best(run_dir: Path, model, step: int) -> None:

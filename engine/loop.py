@@ -8,6 +8,7 @@ predictions and the model. `train` runs the three. The events are listed in engi
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,6 +219,7 @@ def train(cfg: RunConfig, run_dir: Path, *, should_stop: Callable[[], bool] = la
         distributed.finish(session.ctx)
         return
     yield finish(session)
+    tidy(session)  # the consumer has recorded the end event (the worker: state completed)
 
 
 def setup(cfg: RunConfig, run_dir: Path, workspace: Path, *, resume: bool = True) -> Session:
@@ -246,8 +248,10 @@ def setup(cfg: RunConfig, run_dir: Path, workspace: Path, *, resume: bool = True
     optimizer = build_optimizer(model, cfg, device)
     scheduler = build_scheduler(optimizer, cfg, total)
     state, resumed_from, restarted = checkpoint.TrainState(), None, False
-    if resume and (resumed_from := checkpoint.latest(run_dir, prep.notes)) is not None:
-        state = checkpoint.load(resumed_from, model, optimizer, scheduler)
+    if resume:
+        resumed_from, loaded = checkpoint.resume(run_dir, model, optimizer, scheduler, prep.notes)
+    if resumed_from is not None:
+        state = loaded
         if ctx.is_main:
             checkpoint.discard_best_after(run_dir, state.step)
     elif resume and ctx.is_main:
@@ -384,8 +388,8 @@ def _rotation(cfg: RunConfig) -> int:
 
 def finish(s: Session) -> dict:
     """Final checkpoint, best weights back, then the run folder's report, predictions and
-    model; then the checkpoints shrink to what keep_checkpoints keeps (checkpoint.prune).
-    Returns the end event, which names no checkpoint file."""
+    model. Returns the end event, which names no checkpoint file. The checkpoints stay whole
+    (resumable) until `tidy`, which train() calls once the end event has been taken."""
     from engine.models import save_model
 
     folder = RunFolder(s.run_dir)
@@ -396,12 +400,22 @@ def finish(s: Session) -> dict:
     report["step_runner"] = s.runner.stats()
     folder.write_report(report)
     save_model(s.model, s.prep.tokenizer, folder.model_dir, s.prep.labels)
-    # Last: until here a kill leaves the run resumable from its full checkpoints.
-    checkpoint.prune(s.run_dir, s.cfg.keep_checkpoints, s.state)
     distributed.finish(s.ctx)
     return {"event": "end", "step": s.state.step, "best_step": s.state.best_step,
             "best_score": s.state.best_score, "metric": s.cfg.metric,
             "step_runner": s.runner.stats(), "summary": summary(report)}
+
+
+def tidy(s: Session) -> None:
+    """Shrink the checkpoints to what keep_checkpoints keeps (checkpoint.prune), once the run
+    is recorded completed: until then a kill leaves it resumable from its final checkpoint
+    (the resume only redoes finish), after it the run is complete whatever prune got to (a
+    later Free space tidies the rest). A failure to delete is a note, not a failed run."""
+    try:
+        checkpoint.prune(s.run_dir, s.cfg.keep_checkpoints, s.state)
+    except OSError as exc:
+        print(f"note: checkpoints not pruned ({exc}); Free space on the Runs page retries",
+              file=sys.stderr, flush=True)
 
 
 def _count(model: torch.nn.Module) -> tuple[int, int]:

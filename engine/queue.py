@@ -108,7 +108,8 @@ def resume(store: Store, run_id: str) -> None:
     run = store.get_run(run_id)
     if run["state"] not in RESUMABLE:
         raise WorkbenchError(f"run {run_id} is {run['state']}; only {', '.join(RESUMABLE)} runs can be resumed")
-    store.set_state(run_id, "queued", resume=True, error=None, pid=None, finished_at=None)
+    store.set_state(run_id, "queued", resume=True, error=None, damaged=None, pid=None,
+                    finished_at=None)
 
 
 def reconcile(store: Store, *, skip: tuple[str, ...] = ()) -> list[str]:

@@ -164,11 +164,19 @@ class Store:
     def containing(cls, run_dir: Path) -> "Store | None":
         """The store whose runs/ holds `run_dir`, or None for a folder outside any store
         (`train --run-dir`); never creates a store."""
+        root = cls.root_of(run_dir)
+        return None if root is None else cls(root)
+
+    @classmethod
+    def root_of(cls, run_dir: Path) -> Path | None:
+        """The root of the store whose runs/ holds `run_dir` (None outside any store), without
+        opening its index: a worker reads datasets and caches there even while the index is
+        damaged."""
         run_dir = Path(run_dir).resolve()
         root = run_dir.parent.parent
         if run_dir.parent.name != cls.RUNS or not (root / cls.INDEX).is_file():
             return None
-        return cls(root)
+        return root
 
     # ---- runs -------------------------------------------------------------------------
     def run_dir(self, run_id: str) -> Path:

@@ -74,7 +74,7 @@ def _run(run_dir: Path, *, stop: Callable[[], bool] | None,
     folder = RunFolder(run_dir)
     stop = stop or (lambda: False)
     folder.update_status(state="running", pid=os.getpid(), started_at=time.time(), error=None,
-                         finished_at=None)
+                         damaged=None, finished_at=None)  # rewritten whole: no longer damaged
     state = "completed"
     try:
         cfg = check_config(run_dir)
@@ -90,6 +90,9 @@ def _run(run_dir: Path, *, stop: Callable[[], bool] | None,
                 echo(info)
             if info["event"] == "stopped":
                 state = "cancelled"
+            elif info["event"] == "end":  # before train() prunes the checkpoints: a kill from
+                # here on leaves a completed run, one before it a resumable final checkpoint
+                folder.update_status(state="completed", finished_at=time.time())
     except WorkbenchError as exc:
         folder.update_status(state="failed", error=str(exc), finished_at=time.time(), pid=None)
         print(f"error: {exc}", file=sys.stderr, flush=True)
@@ -110,8 +113,8 @@ def _workspace_of(run_dir: Path) -> Path:
     from engine.data import workspace_root
     from engine.store import Store
 
-    store = Store.containing(run_dir)
-    return store.root if store is not None else workspace_root()
+    root = Store.root_of(run_dir)  # not Store.containing: a damaged index must not stop training
+    return root if root is not None else workspace_root()
 
 
 def _sync_index(run_dir: Path) -> None:

@@ -209,3 +209,47 @@ def test_prune_with_keep_keeps_the_newest_whole(tmp_path):
     assert sorted(_listing(tmp_path)) == ["best.safetensors", "step_4", "step_6"]
     assert _resumable(tmp_path) == ["step_4", "step_6"]
     assert checkpoint.prune(tmp_path, keep=2) == 0
+
+
+def test_the_checkpoints_stay_resumable_until_the_worker_records_completed(store, base,
+                                                                             monkeypatch):
+    """Regression (bench/faults.py): finish pruned before the worker wrote `completed`, so a
+    kill in between left an interrupted run with nothing to resume from. Now the worker has
+    completed on disk, then train() prunes."""
+    seen = []
+    real = RunFolder.update_status
+
+    def watch(self, **fields):
+        if fields.get("state") == "completed":
+            seen.append(_resumable(self.path))  # what a kill right here would leave
+        return real(self, **fields)
+
+    monkeypatch.setattr(RunFolder, "update_status", watch)
+    run_id, state = _work(store, base)
+    run_dir = store.run_dir(run_id)
+    assert state == "completed" and seen and seen[0][-1] == f"step_{STEPS}"
+    assert _resumable(run_dir) == []  # pruned once completed was written
+    assert _listing(run_dir) == {f"step_{STEPS}": ["model.safetensors", "state.json"]}
+
+
+def test_a_run_killed_before_completed_resumes_by_redoing_only_the_end(store, base, monkeypatch):
+    """The window itself: status.json never said completed, the final checkpoint is whole, so
+    the resume starts at the last step and only evaluates and writes the report again."""
+    real = RunFolder.update_status
+
+    def die(self, **fields):
+        if fields.get("state") == "completed":
+            raise KeyboardInterrupt  # stands in for the kill: nothing after it runs
+        return real(self, **fields)
+
+    monkeypatch.setattr(RunFolder, "update_status", die)
+    run_id = store.create_run(config_to_dict(RunConfig(**base)))
+    with pytest.raises(KeyboardInterrupt):
+        _resume(store, run_id)
+    monkeypatch.setattr(RunFolder, "update_status", real)
+    run_dir = store.run_dir(run_id)
+    assert _resumable(run_dir)[-1] == f"step_{STEPS}"
+    assert _resume(store, run_id) == "completed"
+    starts = [e for e in RunFolder(run_dir).read_metrics() if e["event"] == "start"]
+    assert starts[-1]["step"] == STEPS  # nothing trained again
+    _serves_its_report(run_dir)

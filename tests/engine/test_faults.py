@@ -112,13 +112,13 @@ def test_every_damage_to_a_finished_run_reads_and_deletes(rows):
             assert row["state_read"] == "failed", row  # damaged, never "completed" as if whole
 
 
-@pytest.mark.xfail(strict=True, reason="engine/loop.finish prunes the checkpoints (checkpoint."
-                   "prune drops the final trainer state) before the end event and the completed "
-                   "status are written: a kill in that window leaves no resumable checkpoint, "
-                   "and the resume trains all 48 steps again")
-def test_a_kill_after_the_checkpoints_are_pruned_loses_no_work(rows):
+def test_a_kill_as_the_run_is_recorded_completed_loses_no_work(rows):
+    """Regression (bench/faults.py): finish pruned the checkpoints before the worker wrote
+    `completed`, so a kill in between left no resumable checkpoint and the resume trained
+    every step again. The checkpoints now stay whole until completed is on disk."""
     (row,) = _rows(rows, "kill_report", moment="status")
     _assert_recovered(row, rows["lab"].interval)
+    assert row["lost_steps"] == 0, row
 
 
 @pytest.mark.parametrize("content", [b"", b'{"state": "compl', b"\xff\xfe\x00 binary", b"null"])
@@ -149,6 +149,7 @@ def test_a_run_whose_status_file_is_not_json_can_be_resumed(tmp_path):
     queue.resume(store, run_id)
     status = folder.read_status()
     assert status["state"] == "queued" and status["error"] is None
+    assert not status.get("damaged")  # rewritten whole: a resumed run is no longer damaged
 
 
 def test_a_missing_status_file_still_reads_as_none(tmp_path):

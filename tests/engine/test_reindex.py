@@ -231,3 +231,20 @@ def test_a_deleted_index_with_runs_left_is_damaged_but_a_new_workspace_is_not(tm
         Store(root)
     assert Store.reindex(root)["added"] == 1
     assert Store(root).get_run(run_id)["name"] == "x"
+
+
+def test_a_worker_still_trains_a_run_while_the_index_is_damaged(tmp_path):
+    """Regression (bench/faults.py): the worker found its workspace with Store.containing,
+    which opens the index, so every run failed with IndexDamaged until someone reindexed.
+    Only datasets need the index; a demo or file run checks and trains as before."""
+    from engine import worker
+
+    store = Store(tmp_path)
+    run_id = store.create_run(config("r"))
+    run_dir = store.run_dir(run_id)
+    store.close()
+    damage(tmp_path, "garbage")
+    with pytest.raises(IndexDamaged):
+        Store.containing(run_dir)
+    assert worker._workspace_of(run_dir) == tmp_path.resolve()
+    assert worker.check_config(run_dir).train == "demo:ner"
