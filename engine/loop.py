@@ -391,6 +391,7 @@ def finish(s: Session) -> dict:
     model. Returns the end event, which names no checkpoint file. The checkpoints stay whole
     (resumable) until `tidy`, which train() calls once the end event has been taken."""
     from engine.models import save_model
+    from engine.predict import write_settings
 
     folder = RunFolder(s.run_dir)
     checkpoint.save(s.run_dir, s.model, s.optimizer, s.scheduler, s.state, keep=_rotation(s.cfg))
@@ -400,10 +401,24 @@ def finish(s: Session) -> dict:
     report["step_runner"] = s.runner.stats()
     folder.write_report(report)
     save_model(s.model, s.prep.tokenizer, folder.model_dir, s.prep.labels)
+    write_settings(folder.model_dir, s.cfg)  # so model/ alone predicts as this report did
+    _write_card(s.run_dir)
     distributed.finish(s.ctx)
     return {"event": "end", "step": s.state.step, "best_step": s.state.best_step,
             "best_score": s.state.best_score, "metric": s.cfg.metric,
             "step_runner": s.runner.stats(), "summary": summary(report)}
+
+
+def _write_card(run_dir: Path) -> None:
+    """model/README.md, the model card (engine/modelcard.py); a card that cannot be written
+    is a note, never a failed run (`python -m engine card RUN` writes it again)."""
+    from core.errors import WorkbenchError
+    from engine.modelcard import write_card
+
+    try:
+        write_card(run_dir)
+    except (WorkbenchError, OSError) as exc:
+        print(f"note: no model card written ({exc})", file=sys.stderr, flush=True)
 
 
 def tidy(s: Session) -> None:

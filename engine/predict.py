@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -115,6 +115,11 @@ class Predictor:
     task: str
     labels: list[str]
     max_length: int = 128
+    stride: int | None = None  # sub-tokens shared by windows (None: min(32, max_length // 4))
+    device: Any = field(default_factory=lambda: torch.device("cpu"))
+    amp: Any = None  # autocast dtype (bf16 / fp16 on a GPU), as the run evaluated
+    batch_size: int = 64  # model inputs per forward pass
+    settings: dict = field(default_factory=dict)  # the run's encoding and column settings
 
     @classmethod
     def load(cls, model_dir: str | Path, *, task: str | None = None,
@@ -144,15 +149,18 @@ class Predictor:
 
     def _run(self, features: list[dict]) -> list[np.ndarray]:
         collate = collator(self.task, self.tokenizer.pad_token_id or 0, cap=self.max_length)
-        return predict_logits(self.model, features, collate, torch.device("cpu"))
+        return predict_logits(self.model, features, collate, self.device, self.amp,
+                              batch_size=self.batch_size)
+
 
     def predict_words(self, sentences: Sequence[Sequence[str]]) -> list[tuple[list[str], list[float]]]:
         """(tag, confidence) per word for pre-split sentences; long ones go in windows."""
         from engine.encoding import encode_ner
 
         examples = [TokenExample(tuple(w), ("O",) * len(w)) for w in sentences]
+        stride = self.stride if self.stride is not None else min(32, self.max_length // 4)
         windows = encode_ner(self.tokenizer, examples, None, max_length=self.max_length,
-                             stride=min(32, self.max_length // 4))
+                             stride=stride)
         out = decode("ner", self.labels, windows, self._run(windows), [len(w) for w in sentences])
         return [(tags, conf.tolist()) for tags, conf in zip(out["pred"], out["conf"])]
 
@@ -179,3 +187,99 @@ class Predictor:
         if self.task == "multilabel":
             return [c for c in ranked if probs[c] >= MULTILABEL_THRESHOLD]
         return ranked[:1]
+
+
+# ---- opening a trained model for prediction --------------------------------------------------
+SETTINGS = "inference.json"  # in model/: how the run encoded its inputs, so a copy predicts alike
+
+
+def write_settings(model_dir: str | Path, cfg) -> None:
+    """Record in `model_dir` the encoding the run evaluated with (task, max_length, window
+    stride), so that the folder alone, copied elsewhere, predicts as the report did."""
+    from engine.runfolder import write_json_atomic
+
+    write_json_atomic(Path(model_dir) / SETTINGS,
+                      {"task": cfg.task, "max_length": cfg.max_length,
+                       "window_stride": cfg.window_stride, "precision": cfg.precision,
+                       "text_column": cfg.text_column, "label_column": cfg.label_column,
+                       "label_delimiter": cfg.label_delimiter})
+
+
+def _settings(model_dir: Path, run_config: Path | None) -> dict:
+    """The encoding settings of a model: its run's config.json when it is still inside its run
+    folder, else model/inference.json, else the defaults."""
+    for path in (run_config, model_dir / SETTINGS):
+        if path is None or not path.is_file():
+            continue
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise WorkbenchError(f"{path} is not readable JSON; the model's encoding settings "
+                                 "(max_length, window_stride) are unknown") from None
+        if not isinstance(raw, dict):
+            raise WorkbenchError(f"{path} does not hold a JSON object")
+        ints = {k: raw[k] for k in ("max_length", "window_stride") if k in raw}
+        bad = [k for k, v in ints.items() if isinstance(v, bool) or not isinstance(v, int) or v < 1]
+        if bad:
+            raise WorkbenchError(f"{path}: {bad[0]} must be a positive whole number")
+        texts = {k: raw[k] for k in ("text_column", "label_column", "label_delimiter")
+                 if isinstance(raw.get(k), str) and raw[k]}
+        return {"task": raw.get("task"), "precision": raw.get("precision", "fp32"), **ints,
+                **texts}
+    return {}
+
+
+def resolve_model(path: str | Path) -> tuple[Path, dict]:
+    """(model folder, encoding settings) for a run folder, a run's model/ or a plain model
+    folder; WorkbenchError saying what is missing."""
+    p = Path(path).expanduser()
+    if not p.is_dir():
+        raise WorkbenchError(f"{p}: no such folder (give a run folder or a model folder)")
+    run_config = None
+    if (p / "model").is_dir() and (p / "config.json").is_file():
+        model_dir, run_config = p / "model", p / "config.json"
+    elif p.name == "model" and (p.parent / "status.json").is_file():
+        model_dir, run_config = p, p.parent / "config.json"
+    elif (p / "status.json").is_file():
+        raise WorkbenchError(f"run {p.name} has no model/ yet: it has not finished training")
+    else:
+        model_dir = p
+    if not (model_dir / "config.json").is_file():
+        raise WorkbenchError(f"{model_dir} is not a model folder: it has no config.json")
+    if not any(model_dir.glob("*.safetensors")):
+        raise WorkbenchError(f"{model_dir} holds no weights in safetensors format (*.safetensors);"
+                             " this tool loads no other weight files")
+    return model_dir, _settings(model_dir, run_config)
+
+
+def open_model(path: str | Path, *, device: str = "cpu", batch_size: int = 64) -> Predictor:
+    """A Predictor for a run folder, a run's model/ or a model folder, encoding as the run did
+    (max_length, window stride; on a GPU the run's precision) so that its predictions on the
+    run's test data are the report's. device: "cpu", "cuda", "cuda:N" or "auto"."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise WorkbenchError(f"device {device!r} asked for, but no CUDA GPU is visible")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise WorkbenchError(f"device {device!r} is not a device (cpu, cuda, cuda:N, auto)") \
+            from None
+    if batch_size < 1:
+        raise WorkbenchError(f"batch size must be at least 1, found {batch_size}")
+    model_dir, settings = resolve_model(path)
+    max_length = settings.get("max_length", 128)
+    predictor = Predictor.load(model_dir, max_length=max_length)
+    predictor.stride = settings.get("window_stride")
+    predictor.batch_size = batch_size
+    predictor.settings = settings
+    if dev.type != "cpu":
+        predictor.model.to(dev)
+        predictor.device = dev
+        precision = settings.get("precision", "fp32")
+        if precision in ("auto", "bf16"):
+            predictor.amp = torch.bfloat16 if torch.cuda.is_bf16_supported() else \
+                (None if precision == "auto" else torch.float16)
+        elif precision == "fp16":
+            predictor.amp = torch.float16
+    return predictor

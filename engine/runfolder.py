@@ -8,7 +8,8 @@ knows its file names (docs/ARCHITECTURE.md lists every file and key).
     predictions.jsonl  one row per dev/test example (schema: core/report.py)
     worker.log         the worker's stdout/stderr, one progress line per event
     checkpoints/       step_N/ folders and best.safetensors (engine/checkpoint.py)
-    model/             the trained model as a plain transformers folder (safetensors)
+    model/             the trained model as a plain transformers folder (safetensors), with
+                       its Hugging Face model card README.md (engine/modelcard.py)
 
 status.json is replaced atomically (temp file + os.replace) so a reader never sees half a
 file; metrics.jsonl is append-only and flushed per line, so a crash loses at most the line
@@ -74,6 +75,7 @@ class RunFolder:
     LOG = "worker.log"
     CHECKPOINTS = "checkpoints"
     MODEL = "model"
+    MODEL_CARD = "README.md"  # inside model/ (engine/modelcard.py writes it)
     _LOCK = ".status.lock"
     _WORKER_LOCK = ".worker.lock"  # held by the one process training this run
 
@@ -115,6 +117,10 @@ class RunFolder:
     @property
     def model_dir(self) -> Path:
         return self.path / self.MODEL
+
+    @property
+    def model_card_path(self) -> Path:
+        return self.model_dir / self.MODEL_CARD
 
     # ---- config.json ------------------------------------------------------------------
     def read_config(self) -> dict | None:
@@ -309,7 +315,8 @@ def checked_status(raw: Any) -> dict:
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             bad.append(key)
             status.pop(key)
-    for key, kind in (("tags", dict), ("summary", dict), ("last_eval", dict), ("error", str)):
+    for key, kind in (("tags", dict), ("summary", dict), ("last_eval", dict), ("error", str),
+                      ("tracking", dict), ("warnings", list)):  # the last two: engine/tracking.py
         if status.get(key) is not None and not isinstance(status[key], kind):
             bad.append(key)
             status.pop(key)

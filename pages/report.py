@@ -1,6 +1,7 @@
 """Report: what a finished run learned — per entity type, per tag, confusions, errors."""
 from __future__ import annotations
 
+import functools
 import html
 import json
 from collections import Counter
@@ -14,6 +15,7 @@ from core import metrics
 from core.spans import split_tag, to_spans
 from core.report import SPLITS, accuracy_of
 from engine.groups import METRIC_NAMES, group_of, group_summary
+from engine.modelcard import model_problem, model_zip
 from engine.runfolder import RunFolder, iter_jsonl
 from pages.common import (choose_run, damaged_report, fmt_duration, get_store, hand_over_to_app,
                           highlight_spans, link_to, read_predictions, read_report, run_guarded,
@@ -72,6 +74,7 @@ def _body() -> None:
     task = report.get("task") or run.get("task", "ner")
     _seed_group(run, split)
     _show_caption(report, split)
+    _model_download(run)
     if task == "ner":
         _ner_report(run, report, split)
     else:
@@ -88,6 +91,24 @@ def _show_caption(report: dict, split: str) -> None:
     if report.get("train_time_s") is not None:
         parts.append(f"trained in {fmt_duration(report['train_time_s'])}")
     st.caption(" · ".join(parts))
+
+
+def _model_download(run: dict) -> None:
+    """"Download model" for a run with a model/ folder: model/ and its model card as
+    <run_id>-model.zip, zipped only when clicked (engine.modelcard.model_zip); a damaged
+    folder is a warning."""
+    if not RunFolder(run["dir"]).model_dir.is_dir():
+        return
+    problem = model_problem(run["dir"])
+    if problem:
+        st.warning(f"The model of run `{run['id']}` cannot be downloaded: {problem}.")
+        return
+    st.download_button("Download model", data=functools.partial(model_zip, str(run["dir"])),
+                       file_name=f"{run['id']}-model.zip", mime="application/zip", icon="📦",
+                       on_click="ignore", key="report.model_zip",
+                       help="model/ as a zip: safetensors weights, labelled config, tokenizer "
+                            "and the Hugging Face model card (README.md); it loads with "
+                            "transformers.pipeline")
 
 
 # ---- tables -------------------------------------------------------------------------------
