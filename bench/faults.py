@@ -590,8 +590,10 @@ def _fault_worker(trial: Trial, args: list[str]) -> None:
         trial.note("the faulty worker did not end")
         trial.stop(proc, signal.SIGKILL)
         trial.row["worker_rc"] = proc.returncode
-    if trial.mark.exists():
-        trial.row["fired"] = trial._folder(run_id).read_status().get("state") != "completed"
+    if trial.mark.exists():  # killed, or (a full disk) failed; a kill while pruning the
+        # checkpoints of a run already recorded completed fires and leaves it completed
+        trial.row["fired"] = (trial.row["worker_rc"] == -signal.SIGKILL
+                              or trial._folder(run_id).read_status().get("state") != "completed")
         trial.row["mark"] = trial.mark.read_text().strip()
         t = float(trial.row["mark"].split()[0])
     _after_fault(trial, run_id, t)
