@@ -30,6 +30,8 @@ METRICS = {"ner": ("f1_micro", "f1_macro"),
            "classification": ("accuracy", "f1_macro", "f1_micro"),
            "multilabel": ("accuracy", "f1_macro", "f1_micro")}
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+TRACKERS = ("mlflow", "tensorboard")  # the `tracking` backends (engine/tracking.py)
+_URI_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 GROUPS = ("data", "model", "loss", "optimizer", "regularisation", "evaluation", "hardware",
           "augmentation")
 _DEVICE = re.compile(r"^(auto|cpu|cuda|cuda:[0-9]+)$")
@@ -157,6 +159,16 @@ class RunConfig:
                          "seed+1, ..., shown as one group (mean, std, min, max).")
     log_every: int = _knob("evaluation", 10, "Write training loss and learning rate every N "
                            "optimiser steps.")
+    # experiment tracking (opt-in, engine/tracking.py; needs requirements-tracking.txt)
+    tracking: str = _knob("evaluation", "", "Experiment trackers that also record the run "
+                          "(params, curves, final scores, the model): 'mlflow', 'tensorboard' "
+                          "or both, comma-separated ('mlflow,tensorboard'); empty: none.")
+    tracking_uri: str = _knob("evaluation", "", "MLflow tracking URI, e.g. "
+                              "'sqlite:///path/mlflow.db' or 'http://host:5000'; empty: "
+                              "sqlite:///<workspace>/mlflow.db. TensorBoard always writes "
+                              "<run folder>/tensorboard/.")
+    tracking_experiment: str = _knob("evaluation", "workbench", "MLflow experiment the run is "
+                                     "logged under (created when missing).")
 
     # ---- hardware ---------------------------------------------------------------------------
     device: str = _knob("hardware", "auto", "Where to train: 'auto' (a GPU when present), "
@@ -203,8 +215,16 @@ def config_from_dict(d: dict) -> RunConfig:
     for key, value in d.items():
         if key not in _FIELDS:
             raise ConfigError(_unknown_key_message(key))
+        if key == "tracking" and isinstance(value, list) and all(isinstance(v, str) for v in value):
+            value = ",".join(value)  # tracking = ["mlflow", "tensorboard"] reads as "mlflow,tensorboard"
         values[key] = _check_type(key, value, _TYPES[key])
     return RunConfig(**values)
+
+
+def trackers(cfg: "RunConfig | Mapping[str, Any]") -> tuple[str, ...]:
+    """The tracking backends a config names, in order ("mlflow", "tensorboard"); () for none."""
+    text = cfg.get("tracking", "") if isinstance(cfg, Mapping) else cfg.tracking
+    return tuple(name.strip().lower() for name in (text or "").split(",") if name.strip())
 
 
 def config_to_dict(cfg: RunConfig) -> dict:
@@ -385,6 +405,16 @@ def _validate_evaluation(cfg: RunConfig) -> None:
     _at_least("keep_checkpoints", cfg.keep_checkpoints, 0)
     _at_least("log_every", cfg.log_every, 1)
     _at_least("repeats", cfg.repeats, 1)
+    names = trackers(cfg)
+    for name in names:
+        _choice("tracking", name, TRACKERS)
+    if len(set(names)) != len(names):
+        raise ConfigError(f"tracking: names a tracker twice, found {cfg.tracking!r}")
+    if cfg.tracking_uri.strip() and not _URI_SCHEME.match(cfg.tracking_uri.strip()):
+        raise ConfigError(f"tracking_uri: expected a URI such as 'sqlite:///path/mlflow.db' or "
+                          f"'http://host:5000' (empty: the workspace's mlflow.db), "
+                          f"found {cfg.tracking_uri!r}")
+    _nonempty("tracking_experiment", cfg.tracking_experiment)
 
 
 def _validate_hardware(cfg: RunConfig) -> None:

@@ -37,7 +37,8 @@ SETTINGS = {"trials": 20, "sampler": "tpe", "pruner": "median", "metric": None,
 # knobs a sweep may not vary: they name the data, say what a run is, or expand into runs
 FIXED = ("task", "train", "dev", "test", "format", "text_column", "label_column",
          "label_delimiter", "name", "repeats", "device", "num_devices", "threads", "seed",
-         "checkpoint_every", "checkpoint_minutes", "keep_checkpoints")  # bookkeeping, not the model
+         "checkpoint_every", "checkpoint_minutes", "keep_checkpoints", "tracking",
+         "tracking_uri", "tracking_experiment")  # bookkeeping, not the model
 
 
 @dataclass(frozen=True)

@@ -74,18 +74,23 @@ def _run(run_dir: Path, *, stop: Callable[[], bool] | None,
     folder = RunFolder(run_dir)
     stop = stop or (lambda: False)
     folder.update_status(state="running", pid=os.getpid(), started_at=time.time(), error=None,
-                         damaged=None, finished_at=None)  # rewritten whole: no longer damaged
+                         damaged=None, warnings=None,  # rewritten whole: no longer damaged,
+                         finished_at=None)  # and this attempt's trackers warn afresh
     state = "completed"
+    tracker = None  # engine/tracking.py: opened once the config is valid
     try:
         cfg = check_config(run_dir)
         from engine.loop import train
+        from engine.tracking import Tracker
 
+        tracker = Tracker.open(cfg, run_dir, _workspace_of(run_dir))  # never raises
         for info in train(cfg, run_dir, should_stop=stop, workspace=_workspace_of(run_dir)):
             info = {"time": time.time(), **info}
             if info["event"] == "resume":  # no checkpoint: drop every line of the lost attempt
                 folder.truncate_metrics(info["step"] if info.get("checkpoint") else -1)
             folder.append_metrics(info)
             _status_from(folder, info)
+            tracker.event(info)
             if echo:
                 echo(info)
             if info["event"] == "stopped":
@@ -93,6 +98,8 @@ def _run(run_dir: Path, *, stop: Callable[[], bool] | None,
             elif info["event"] == "end":  # before train() prunes the checkpoints: a kill from
                 # here on leaves a completed run, one before it a resumable final checkpoint
                 folder.update_status(state="completed", finished_at=time.time())
+        if state == "completed":
+            tracker.finish(run_dir)  # report.json's scores and model/ to the trackers
     except WorkbenchError as exc:
         folder.update_status(state="failed", error=str(exc), finished_at=time.time(), pid=None)
         print(f"error: {exc}", file=sys.stderr, flush=True)
@@ -102,6 +109,9 @@ def _run(run_dir: Path, *, stop: Callable[[], bool] | None,
         folder.update_status(state="failed", error=tail, finished_at=time.time(), pid=None)
         print(tail, file=sys.stderr, flush=True)
         return "failed"
+    finally:
+        if tracker is not None:  # ends the tracked run: finished, killed or failed
+            tracker.close("failed" if folder.read_status().get("state") == "failed" else state)
     folder.update_status(state=state, finished_at=time.time(), pid=None)
     _sync_index(run_dir)
     return state

@@ -192,6 +192,9 @@ def _show_problem(run: dict) -> None:
         st.info(f"Pruned by sweep {tags.get('sweep', '?')}: its dev scores trailed the other "
                 "trials', so it was stopped early. **Resume** trains it to the end from its "
                 "checkpoint (the sweep keeps it as pruned).")
+    warnings = [w for w in status.get("warnings") or [] if isinstance(w, str)]
+    if warnings:  # e.g. a tracker switched off (engine/tracking.py); the run itself went on
+        st.warning("\n".join(f"- {w}" for w in warnings), icon="⚠️")
 
 
 def _show_actions(store: Store, run: dict) -> None:

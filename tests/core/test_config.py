@@ -153,6 +153,38 @@ def test_keep_checkpoints_is_an_ordinary_knob():
     assert config_from_dict({}).keep_checkpoints == 0  # a config.json written before it
 
 
+def test_tracking_is_off_by_default_and_takes_a_list_or_comma_separated_names():
+    cfg = RunConfig()
+    assert (cfg.tracking, cfg.tracking_uri, cfg.tracking_experiment) == ("", "", "workbench")
+    assert C.trackers(cfg) == () and C.TRACKERS == ("mlflow", "tensorboard")
+    assert {"tracking", "tracking_uri", "tracking_experiment"} <= set(FIELD_GROUPS["evaluation"])
+    listed = from_toml('tracking = ["mlflow", "tensorboard"]\ntracking_uri = "http://host:5000"')
+    assert listed.tracking == "mlflow,tensorboard"
+    assert C.trackers(listed) == ("mlflow", "tensorboard") == C.trackers(config_to_dict(listed))
+    validate(listed)
+    assert from_toml(to_toml(listed)) == listed and from_json(to_json(listed)) == listed
+    spaced = RunConfig(tracking=" TensorBoard , ", tracking_uri="sqlite:////tmp/x/mlflow.db")
+    validate(spaced)
+    assert C.trackers(spaced) == ("tensorboard",)
+
+
+def test_bad_tracking_names_the_key_and_the_allowed_trackers():
+    with pytest.raises(ConfigError, match=r"^tracking: expected one of 'mlflow', 'tensorboard', "
+                                          r"found 'mlflw'; did you mean 'mlflow'\?"):
+        validate(RunConfig(tracking="mlflw"))
+    with pytest.raises(ConfigError, match=r"^tracking: names a tracker twice"):
+        validate(RunConfig(tracking="mlflow, MLflow"))
+    with pytest.raises(ConfigError, match=r"^tracking_uri: expected a URI such as "
+                                          r"'sqlite:///path/mlflow.db'.*found 'mlruns'"):
+        validate(RunConfig(tracking="mlflow", tracking_uri="mlruns"))
+    with pytest.raises(ConfigError, match=r"^tracking: expected str, found \['mlflow', 3\]"):
+        config_from_dict({"tracking": ["mlflow", 3]})
+    with pytest.raises(ConfigError, match=r"^tracking_uri: expected str, found 5 \(int\)"):
+        config_from_dict({"tracking_uri": 5})
+    with pytest.raises(ConfigError, match=r"did you mean 'tracking_uri'"):
+        config_from_dict({"tracking_url": "http://host:5000"})
+
+
 def test_ints_are_accepted_for_floats():
     cfg = config_from_dict({"learning_rate": 1, "grad_clip": 2})
     assert cfg.learning_rate == 1.0 and isinstance(cfg.learning_rate, float)
@@ -220,6 +252,10 @@ def test_malformed_text_is_a_config_error():
     ({"augment": [{"p": 0.5}]}, "augment[0].name"),
     ({"augment": [{"name": "a.v1"}, {"name": "b.v1", "p": 1.5}]}, "augment[1].p"),
     ({"augment": [{"name": "a.v1", "n": 0}]}, "augment[0].n"),
+    ({"tracking": "wandb"}, "tracking"),
+    ({"tracking": "mlflow,tensorboard,mlflow"}, "tracking"),
+    ({"tracking_uri": "/data/mlruns"}, "tracking_uri"),
+    ({"tracking_experiment": " "}, "tracking_experiment"),
 ])
 def test_bad_values_name_the_key(changes, key):
     cfg = dataclasses.replace(RunConfig(), **changes)
