@@ -33,7 +33,7 @@ KEYS = (*LISTS.values(), "data_roots")
 NEEDS = {
     "read": "viewer",
     "launch": "editor", "cancel": "editor", "resume": "editor", "upload": "editor",
-    "sweep": "editor", "curve": "editor",
+    "sweep": "editor", "curve": "editor", "predict": "editor",
     "delete run": "admin", "delete dataset": "admin", "free space": "admin",
     "settings": "admin", "audit": "admin",
 }

@@ -101,6 +101,19 @@ def add_dataset(user: User, store: Store, name: str, task: str, splits: dict, *,
     return ds_id
 
 
+def tag_file(user: User, store: Store, run_id: str, filename: str, data: bytes, *,
+             in_fmt: str | None = None, out_fmt: str | None = None) -> str:
+    """Queue a prediction job labelling an uploaded file with run `run_id`'s model (the
+    Playground's Tag a file; engine/predict_jobs.py); returns the job id."""
+    from engine import predict_jobs
+
+    _guard(user, store, "predict", run_id)
+    job_id = predict_jobs.submit(store, run_id, filename, data, in_fmt=in_fmt, out_fmt=out_fmt,
+                                 created_by=user.label)
+    audit.record(store.root, user, "predict", run_id, job=job_id, bytes=len(data))
+    return job_id
+
+
 def delete_dataset(user: User, store: Store, ds_id: str) -> None:
     _guard(user, store, "delete dataset", ds_id)
     store.delete_dataset(ds_id)

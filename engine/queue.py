@@ -212,6 +212,7 @@ class Scheduler:
         self._reap()
         reconcile(self.store, skip=tuple(self.children))
         _tick_sweeps(self.store)  # a sweep's next trials are queued before slots are filled
+        _tick_jobs(self.store)
         busy = sum(r["num_devices"] for r in self.store.indexed_runs("running"))
         for run in self.store.queued():
             need = min(run["num_devices"], self.slots)
@@ -262,6 +263,27 @@ class Scheduler:
         return len(self.children)
 
 
+def _tick_jobs(store: Store) -> None:
+    """Start and reap prediction jobs (engine.predict_jobs.tick); a job's error is its own."""
+    if not store.jobs_dir.is_dir():
+        return
+    from engine import predict_jobs
+
+    try:
+        predict_jobs.tick(store)
+    except Exception as exc:  # noqa: BLE001 - the queue serves runs whatever a job does
+        print(f"prediction jobs tick failed: {type(exc).__name__}: {exc}", file=sys.stderr,
+              flush=True)
+
+
+def _jobs_pending(store: Store) -> bool:
+    if not store.jobs_dir.is_dir():
+        return False
+    from engine import predict_jobs
+
+    return predict_jobs.pending(store)
+
+
 def _tick_sweeps(store: Store) -> None:
     """Move every active sweep on (engine.sweep.tick_all); a sweep's error is logged and
     never stops the queue. Optuna is imported only once the workspace has sweeps."""
@@ -302,7 +324,8 @@ def serve(store: Store, *, poll: float = 1.0, until_idle: bool = False,
                 sched.tick()
                 if on_tick is not None:
                     on_tick()
-                if until_idle and not sched.running() and not store.queued():
+                if until_idle and not sched.running() and not store.queued() \
+                        and not _jobs_pending(store):
                     break
                 if until is not None and until():
                     break

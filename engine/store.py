@@ -78,6 +78,7 @@ class Store:
     """
 
     RUNS, DATA, INDEX = "runs", "data", "workbench.db"
+    JOBS = "jobs"  # prediction jobs (engine/predict_jobs.py), made when the first is submitted
 
     def __init__(self, root: Path):
         self._attach(root)
@@ -88,6 +89,7 @@ class Store:
         self.root = Path(root)
         self.runs_dir = self.root / self.RUNS
         self.data_dir = self.root / self.DATA
+        self.jobs_dir = self.root / self.JOBS
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.root / self.INDEX

@@ -10,10 +10,13 @@ import pandas as pd
 import streamlit as st
 
 from core.spans import to_spans
+from core.errors import WorkbenchError
+from engine import actions, predict_jobs
 from engine.predict import MULTILABEL_THRESHOLD, Predictor
 from engine.runfolder import RunFolder
-from pages.common import (choose_run, get_store, hand_over_to_app, highlight_spans, link_to,
-                          read_predictions, run_guarded, type_colour)
+from pages.common import (acting_user, can, choose_run, fmt_duration, get_store,
+                          hand_over_to_app, highlight_spans, link_to, read_predictions,
+                          run_guarded, show_error, type_colour)
 
 FALLBACK_TEXT = {
     "ner": "Angela Merkel met Emmanuel Macron in Paris to discuss the future of Airbus .",
@@ -24,7 +27,8 @@ MAX_CHARS = 5000
 
 def render() -> None:
     st.title("Playground")
-    st.caption("Try a finished model on your own text. Nothing is stored.")
+    st.caption("Try a finished model on your own text (nothing typed is stored), or tag a "
+               "whole file: a queued job labels it, then preview and download the result.")
     run_guarded(_body)
 
 
@@ -37,6 +41,14 @@ def _body() -> None:
         link_to("home", "Home: train the demo", "🏠")
         return
     run = choose_run(runs, key="playground.run")
+    typed, tagged = st.tabs(["Type text", "Tag a file"])
+    with typed:
+        _try_text(run)
+    with tagged:
+        _tag_file(run)
+
+
+def _try_text(run: dict) -> None:
     task = run.get("task") or "ner"
     config = get_store().config(run["id"])
     model_dir = RunFolder(run["dir"]).model_dir
@@ -145,3 +157,80 @@ def _show_classes(predictor: Predictor, text: str) -> None:
 
 if __name__ == "__main__":  # opened as a legacy pages/ script: let app.py route the URL
     hand_over_to_app()
+
+
+# ---- Tag a file -------------------------------------------------------------------------------
+TAG_TYPES = sorted(ext.lstrip(".") for ext in predict_jobs.EXTENSIONS)
+JOB_STATES = {"queued": "⏳ queued", "running": "⚙️ running", "completed": "✅ done",
+              "failed": "❌ failed"}
+
+
+def _tag_file(run: dict) -> None:
+    """Upload a file, label it with this run's model as a queued job (the scheduler runs it,
+    never this server), then preview and download the output."""
+    store = get_store()
+    ner = (run.get("task") or "ner") == "ner"
+    st.caption(("CoNLL (tag columns optional: kept as gold), JSONL with `tokens`, or plain "
+                "text, one text per line." if ner else
+                "CSV, TSV, Parquet or JSONL with the run's text column, or plain text, one "
+                "text per line.") + " Labelled as the run's evaluation labels its test data.")
+    if can("predict"):
+        with st.form("playground.tag_form", clear_on_submit=True, border=False):
+            upload = st.file_uploader("File to tag", type=TAG_TYPES, key="playground.tag_upload")
+            sent = st.form_submit_button("Tag file", type="primary")
+        if sent:
+            if upload is None:
+                st.warning("Choose a file first.")
+            else:
+                try:
+                    job_id = actions.tag_file(acting_user(), store, run["id"], upload.name,
+                                              upload.getvalue())
+                    st.session_state["playground.job"] = job_id
+                    st.session_state["playground.job_pick"] = job_id  # show it once listed
+                    st.success(f"Queued {upload.name}: the scheduler labels it next.")
+                except WorkbenchError as exc:
+                    show_error(exc)
+    else:
+        st.info("Tagging a file needs the editor role; you can preview and download files "
+                "others tagged.")
+    _jobs(run["id"])
+
+
+@st.fragment(run_every=2)
+def _jobs(run_id: str) -> None:
+    jobs = predict_jobs.list_jobs(get_store(), run_id)
+    if not jobs:
+        st.caption("No file tagged with this model yet.")
+        return
+    rows = [{"File": j.get("filename", "?"), "State": JOB_STATES.get(j["state"], j["state"]),
+             "Records": j.get("records"), "By": j.get("created_by") or "",
+             "Took": fmt_duration((j.get("finished_at") or 0) - (j.get("started_at") or 0))
+             if j.get("finished_at") and j.get("started_at") else ""} for j in jobs[:20]]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="playground.jobs")
+    ids = [j["id"] for j in jobs]
+    wanted = st.session_state.get("playground.job")
+    chosen = st.selectbox("Job", ids, index=ids.index(wanted) if wanted in ids else 0,
+                          format_func=lambda i: f"{_job_of(jobs, i).get('filename', i)} · {i}",
+                          key="playground.job_pick")
+    job = _job_of(jobs, chosen)
+    if job["state"] == "failed":
+        st.error(job.get("error") or "the job failed")
+    elif job["state"] != "completed":
+        st.info("Waiting for the scheduler…" if job["state"] == "queued" else "Labelling…")
+    else:
+        out = predict_jobs.output_path(job)
+        if out is None:
+            st.warning("The output file is gone.")
+            return
+        if job.get("unknown_gold"):
+            st.caption("The file's gold labels include " + ", ".join(job["unknown_gold"]) +
+                       ", which this model never predicts.")
+        st.code(predict_jobs.preview(job) or "(empty)", language=None)
+        stem = Path(job.get("filename") or "file").stem
+        st.download_button("Download", data=lambda p=out: p.read_bytes(),
+                           file_name=f"{stem}-tagged{out.suffix}", key=f"playground.dl.{chosen}",
+                           icon=":material/download:")
+
+
+def _job_of(jobs: list[dict], job_id: str) -> dict:
+    return next(j for j in jobs if j["id"] == job_id)

@@ -82,3 +82,40 @@ def test_detokenize_reads_naturally_and_round_trips_through_tokenize():
     text = detokenize(tokens)
     assert text == "Shares of Acme (ACM) fell 5%, he said."
     assert split_words(text) == tokens
+
+
+def test_tag_a_file_lists_the_runs_jobs_with_a_preview_and_a_download(store, tmp_path):
+    """A job the scheduler ran (here run in-process: engine.predict_jobs.run_job) shows in the
+    Tag a file tab with its first lines and a Download button; a failed one says why."""
+    from engine import predict_jobs
+
+    run_id = make_run(store, name="ner")
+    _install_model(store, run_id, tmp_path, "ner", NER_LABELS)
+    good = predict_jobs.submit(store, run_id, "notes.txt", b"angela merkel met paris\n",
+                               created_by="ed@example.org")
+    assert predict_jobs.run_job(store.jobs_dir / good) == "completed"
+    bad = predict_jobs.submit(store, run_id, "broken.jsonl", b"{oops\n")
+    assert predict_jobs.run_job(store.jobs_dir / bad) == "failed"
+    at = page_test("playground", run=run_id)
+    no_exception(at)
+    jobs = next(d.value for d in at.dataframe if "File" in d.value.columns)
+    assert set(jobs["File"]) == {"notes.txt", "broken.jsonl"}
+    at.selectbox(key="playground.job_pick").set_value(good).run()
+    no_exception(at)
+    assert '"angela"' in at.code[0].value  # the JSONL output's first line
+    assert [b.proto.label for b in at.get("download_button")] == ["Download"]
+    at.selectbox(key="playground.job_pick").set_value(bad).run()
+    assert any("broken.jsonl, line 1" in e.value for e in at.error)
+
+
+def test_tag_a_file_is_for_editors_only(store, tmp_path):
+    from tests.pages.fakes import as_user
+
+    run_id = make_run(store, name="ner")
+    _install_model(store, run_id, tmp_path, "ner", NER_LABELS)
+    (store.root / "workbench.toml").write_text('[access]\nviewers = ["vi@example.org"]\n')
+    at = page_test("playground", run=run_id)
+    at = as_user(at, "vi@example.org").run()
+    no_exception(at)
+    assert any("needs the editor role" in i.value for i in at.info)
+    assert not at.get("file_uploader")
