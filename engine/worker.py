@@ -73,9 +73,10 @@ def _run(run_dir: Path, *, stop: Callable[[], bool] | None,
 
     folder = RunFolder(run_dir)
     stop = stop or (lambda: False)
+    earlier = {"warnings": None} if folder.read_status().get("warnings") else {}
     folder.update_status(state="running", pid=os.getpid(), started_at=time.time(), error=None,
-                         damaged=None, warnings=None,  # rewritten whole: no longer damaged,
-                         finished_at=None)  # and this attempt's trackers warn afresh
+                         damaged=None, finished_at=None,  # rewritten whole: no longer damaged
+                         **earlier)  # and this attempt's trackers warn afresh
     state = "completed"
     tracker = None  # engine/tracking.py: opened once the config is valid
     try:

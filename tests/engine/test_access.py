@@ -57,7 +57,8 @@ def test_role_of_agrees_with_membership(email, viewers, editors, admins):
 
 
 @pytest.mark.parametrize("user, allowed", [(VIEWER, {"read"}),
-                                           (EDITOR, {"read", "launch", "cancel", "resume", "upload", "sweep", "curve"}),
+                                           (EDITOR, {"read", "launch", "cancel", "resume", "upload", "sweep", "curve",
+                                                     "predict"}),
                                            (ADMIN, set(access.NEEDS)), (NOBODY, set())])
 def test_what_each_role_may_do(user, allowed):
     assert {a for a in access.NEEDS if user.can(a)} == allowed
