@@ -15,7 +15,7 @@ from core.errors import WorkbenchError
 # Commands kept in their own modules: each has register(sub), which adds its subparser and
 # sets `handler` (a function of the parsed args returning the exit code) as a default.
 COMMAND_MODULES: tuple[str, ...] = ("engine.cli_sweep", "engine.cli_curve", "engine.cli_predict",
-                                    "engine.cli_card")
+                                    "engine.cli_card", "engine.cli_export")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -123,10 +123,13 @@ class Predictor:
 
     @classmethod
     def load(cls, model_dir: str | Path, *, task: str | None = None,
-             max_length: int = 128) -> "Predictor":
-        """Load tokenizer and model (safetensors only); task defaults to the folder's own."""
+             max_length: int = 128, prefer: str = "int8") -> "Predictor":
+        """Load tokenizer and model (safetensors only); task defaults to the folder's own.
+        An exported folder (export.json, engine/export.py) runs on onnxruntime: its int8
+        graph when it has one, unless prefer="fp32"."""
         from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
 
+        from engine import export
         from engine.models import load_tokenizer
 
         folder = Path(model_dir)
@@ -136,7 +139,8 @@ class Predictor:
             auto = AutoModelForTokenClassification if task == "ner" \
                 else AutoModelForSequenceClassification
             tokenizer = load_tokenizer(str(folder))
-            model = auto.from_pretrained(folder, use_safetensors=True).eval()
+            model = export.OnnxModel.load(folder, prefer=prefer) if export.is_export(folder) \
+                else auto.from_pretrained(folder, use_safetensors=True).eval()
         except WorkbenchError as exc:
             raise WorkbenchError(f"could not load the model in {folder}: {exc}") from None
         except (OSError, ValueError) as exc:  # includes a malformed config.json
@@ -246,7 +250,8 @@ def resolve_model(path: str | Path) -> tuple[Path, dict]:
         model_dir = p
     if not (model_dir / "config.json").is_file():
         raise WorkbenchError(f"{model_dir} is not a model folder: it has no config.json")
-    if not any(model_dir.glob("*.safetensors")):
+    exported = (model_dir / "export.json").is_file()
+    if not exported and not any(model_dir.glob("*.safetensors")):
         raise WorkbenchError(f"{model_dir} holds no weights in safetensors format (*.safetensors);"
                              " this tool loads no other weight files")
     return model_dir, _settings(model_dir, run_config)
