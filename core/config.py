@@ -26,6 +26,7 @@ TASKS = ("ner", "classification", "multilabel")
 FORMATS = ("auto", "conll", "jsonl", "csv", "tsv", "parquet")  # "auto" + core.formats.FORMATS
 ADAPTERS = ("full", "frozen", "lora")
 ALIGNMENTS = ("first", "all")
+DECODINGS = ("viterbi", "argmax")
 METRICS = {"ner": ("f1_micro", "f1_macro"),
            "classification": ("accuracy", "f1_macro", "f1_micro"),
            "multilabel": ("accuracy", "f1_macro", "f1_micro")}
@@ -94,6 +95,13 @@ class RunConfig:
                             "split into overlapping windows, longer texts truncated.")
     window_stride: int = _knob("model", 32, "Sub-tokens shared by consecutive windows of a long "
                                "sentence.")
+    context: int = _knob("model", 0, "NER: sub-tokens of the surrounding text (the neighbouring "
+                         "sentences of the same document, in file order) each window also "
+                         "reads on each side, within max_length; only the sentence itself is "
+                         "labelled. 0: each sentence alone.")
+    decoding: str = _knob("model", "argmax", "NER: 'viterbi' picks the most probable tag "
+                          "sequence that is valid in train_scheme (no I-X after O in IOB2); "
+                          "'argmax' the most probable tag of each word.")
 
     # ---- loss: what the optimiser minimises ------------------------------------------------
     loss: str = _knob("loss", "cross_entropy.v1", "Loss function from the loss registry "
@@ -361,6 +369,11 @@ def _validate_model(cfg: RunConfig) -> None:
         raise ConfigError(f"window_stride: must be smaller than max_length - 2 = "
                           f"{cfg.max_length - 2} (the sub-tokens a window holds), found "
                           f"{cfg.window_stride}")
+    _at_least("context", cfg.context, 0)
+    _choice("decoding", cfg.decoding, DECODINGS)
+    if cfg.task != "ner" and cfg.context:
+        raise ConfigError(f"context: neighbouring sentences are read by task 'ner' only; task "
+                          f"{cfg.task!r} needs context = 0, found {cfg.context}")
     if cfg.dropout is not None:
         _unit("dropout", cfg.dropout)
 

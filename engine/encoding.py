@@ -56,7 +56,8 @@ def inside_map(label2id: dict[str, int]) -> dict[int, int]:
 
 def encode_ner(tokenizer: Any, examples: Sequence[TokenExample],
                label2id: dict[str, int] | None, *, max_length: int = 128, stride: int = 32,
-               alignment: str = "first") -> list[dict]:
+               alignment: str = "first", context: int = 0,
+               labelled: range | None = None) -> list[dict]:
     """Model inputs for sentences, as windows of at most `max_length` sub-tokens.
 
     Each window: input_ids, word_ids (sentence-level word index, None for special tokens),
@@ -66,6 +67,13 @@ def encode_ner(tokenizer: Any, examples: Sequence[TokenExample],
     longer than a whole window. A word in several windows is labelled only in its "home"
     window (where it has most context; see merge_windows), so each word trains once.
     Sentences without words give no window.
+
+    context: each window also carries up to this many sub-tokens of the text around it on
+    each side, within max_length: the window's own sentence outside it, then the
+    neighbouring sentences of the same document (consecutive examples with equal .doc, in
+    list order). Context sub-tokens have word id None, so they carry no label and no score;
+    with context = 0 the windows are exactly those without it. labelled: the indices of the
+    examples that get windows (default: all); the others only lend context.
     """
     prefix, suffix = _special_tokens(tokenizer)
     budget = max_length - len(prefix) - len(suffix)
@@ -73,9 +81,13 @@ def encode_ner(tokenizer: Any, examples: Sequence[TokenExample],
         raise ConfigError(f"max_length: {max_length} leaves no room for sub-tokens beside the "
                           f"{len(prefix) + len(suffix)} special tokens")
     inside = inside_map(label2id) if label2id and alignment == "all" else None
+    if context < 0:
+        raise ConfigError(f"context: must be 0 or more sub-tokens, found {context}")
     pieces = _word_pieces(tokenizer, examples, budget)
+    around = _Context(examples, pieces) if context else None
     windows: list[dict] = []
-    for ex_index, (example, words) in enumerate(zip(examples, pieces)):
+    for ex_index in (range(len(examples)) if labelled is None else labelled):
+        example, words = examples[ex_index], pieces[ex_index]
         if not words:
             continue
         word_labels = _word_label_ids(example, label2id) if label2id is not None else None
@@ -84,8 +96,13 @@ def encode_ner(tokenizer: Any, examples: Sequence[TokenExample],
         for start, end in spans:
             ids = [i for w in range(start, end) for i in words[w]]
             wids = [w for w in range(start, end) for _ in words[w]]
-            mine.append({"input_ids": prefix + ids + suffix,
-                         "word_ids": [None] * len(prefix) + wids + [None] * len(suffix),
+            left: list[int] = []
+            right: list[int] = []
+            if around is not None:
+                left, right = around.take(ex_index, start, end, context, budget - len(ids))
+            mine.append({"input_ids": prefix + left + ids + right + suffix,
+                         "word_ids": [None] * (len(prefix) + len(left)) + wids
+                         + [None] * (len(right) + len(suffix)),
                          "example": ex_index})
         if word_labels is not None:
             homes = _home_positions([w["word_ids"] for w in mine], len(words))
@@ -95,6 +112,69 @@ def encode_ner(tokenizer: Any, examples: Sequence[TokenExample],
                                     for lab, wid in zip(labels, window["word_ids"])]
         windows.extend(mine)
     return windows
+
+
+class _Context:
+    """The sub-tokens around a window: its sentence's words outside it, then the sentences
+    before (after) it in the same document, nearest first."""
+
+    def __init__(self, examples: Sequence[TokenExample], pieces: list[list[list[int]]]):
+        self.examples = examples
+        self.pieces = pieces
+
+    def _same_doc(self, i: int, j: int) -> bool:
+        return 0 <= j < len(self.examples) and self.examples[j].doc == self.examples[i].doc
+
+    def _before(self, i: int, start: int, want: int) -> list[int]:
+        got: list[list[int]] = []
+        n = 0
+        parts = [self.pieces[i][:start]]
+        j = i - 1
+        while True:
+            for words in parts:
+                for word in reversed(words):
+                    got.append(word)
+                    n += len(word)
+                    if n >= want:
+                        return [t for w in reversed(got) for t in w][-want:]
+            if not self._same_doc(i, j):
+                return [t for w in reversed(got) for t in w]
+            parts = [self.pieces[j]]
+            j -= 1
+
+    def _after(self, i: int, end: int, want: int) -> list[int]:
+        got: list[int] = []
+        parts = [self.pieces[i][end:]]
+        j = i + 1
+        while True:
+            for words in parts:
+                for word in words:
+                    got.extend(word)
+                    if len(got) >= want:
+                        return got[:want]
+            if not self._same_doc(i, j):
+                return got
+            parts = [self.pieces[j]]
+            j += 1
+
+    def take(self, i: int, start: int, end: int, context: int,
+             room: int) -> tuple[list[int], list[int]]:
+        """(left, right) context of the window over words [start, end) of example i: up to
+        `context` sub-tokens a side, together at most `room`; a side with less text leaves
+        its share to the other."""
+        want = min(context, room)
+        if want <= 0:
+            return [], []
+        left, right = self._before(i, start, want), self._after(i, end, want)
+        if len(left) + len(right) > room:
+            half = room // 2
+            if len(left) <= half:
+                right = right[: room - len(left)]
+            elif len(right) <= room - half:
+                left = left[len(left) - (room - len(right)):]
+            else:
+                left, right = left[len(left) - half:], right[: room - half]
+        return left, right
 
 
 def merge_windows(windows: Sequence[dict], window_logits: Sequence[Any],

@@ -7,6 +7,7 @@ predictions and the model. `train` runs the three. The events are listed in engi
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -90,6 +91,9 @@ def prepare(cfg: RunConfig, workspace: Path) -> Prepared:
 
         extra = augment_many(splits["train"], cfg.augment, seed=cfg.seed).examples
         notes.append(f"augmentation added {len(extra)} training examples")
+        if cfg.task == "ner" and cfg.context:  # a copy is nobody's neighbour: its own document
+            top = max((ex.doc for ex in splits["train"]), default=0)
+            extra = [dataclasses.replace(ex, doc=top + 1 + k) for k, ex in enumerate(extra)]
         splits["train"] = list(splits["train"]) + list(extra)
     labels = collect_labels(cfg, splits)
     label2id = {label: i for i, label in enumerate(labels)}
@@ -100,9 +104,12 @@ def prepare(cfg: RunConfig, workspace: Path) -> Prepared:
         if cfg.task == "ner":
             params = {"task": "ner", "max_length": cfg.max_length, "stride": cfg.window_stride,
                       "alignment": cfg.label_alignment}
+            if cfg.context:  # (absent when 0: the cache keys of runs without it stay valid)
+                params["context"] = cfg.context
+                params["docs"] = [ex.doc for ex in records]  # neighbours end where documents do
             compute = lambda records=records: encode_ner(  # noqa: E731
                 tokenizer, records, label2id, max_length=cfg.max_length,
-                stride=cfg.window_stride, alignment=cfg.label_alignment)
+                stride=cfg.window_stride, alignment=cfg.label_alignment, context=cfg.context)
         else:
             params = {"task": cfg.task, "max_length": cfg.max_length}
             compute = lambda records=records: encode_text(  # noqa: E731
@@ -440,7 +447,7 @@ def _count(model: torch.nn.Module) -> tuple[int, int]:
 
 def predict_split(model, prep: Prepared, split: str, device, amp) -> dict:
     """Gold and predicted labels (and confidences) for one split."""
-    from engine.predict import collator, decode, predict_logits
+    from engine.predict import collator, decode, decoding_scheme, predict_logits
 
     cfg = prep.cfg
     records = prep.splits[split]
@@ -448,7 +455,8 @@ def predict_split(model, prep: Prepared, split: str, device, amp) -> dict:
     collate = collator(cfg.task, prep.tokenizer.pad_token_id or 0, cap=cfg.max_length)
     logits = predict_logits(model, features, collate, device, amp)
     if cfg.task == "ner":
-        out = decode("ner", prep.labels, features, logits, [len(ex.tokens) for ex in records])
+        out = decode("ner", prep.labels, features, logits, [len(ex.tokens) for ex in records],
+                     scheme=decoding_scheme(cfg))
         return {"gold": [list(ex.tags) for ex in records], "pred": out["pred"],
                 "conf": [c.round(4).tolist() for c in out["conf"]]}
     out = decode(cfg.task, prep.labels, features, logits)

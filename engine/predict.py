@@ -71,11 +71,14 @@ def predict_logits(model, features: list[dict], collate: Callable, device: torch
 
 
 def decode(task: str, labels: Sequence[str], features: list[dict], logits: list[np.ndarray],
-           n_words: Sequence[int] | None = None) -> dict:
+           n_words: Sequence[int] | None = None, scheme: str | None = None) -> dict:
     """Predicted labels and probabilities from `predict_logits`' output.
 
     ner: {"pred": tags per word, "conf": probability of each word's tag, "probs": (n_words, C)
     per example}; n_words gives each example's word count (windows are merged back to words).
+    With `scheme` (the tag scheme the model was trained in) the tags are the most probable
+    sequence that is valid in it (core.decoding, Viterbi over the word probabilities), else
+    each word's most probable tag.
     classification: {"pred": one label per text, "probs": (N, C)}.
     multilabel: {"pred": the labels at or above MULTILABEL_THRESHOLD, "probs": (N, C)}.
     """
@@ -85,8 +88,17 @@ def decode(task: str, labels: Sequence[str], features: list[dict], logits: list[
         if n_words is None:
             raise ValueError("decode: NER needs the word count of each example")
         probs = [softmax(w) for w in merge_windows(features, logits, n_words)]
-        return {"pred": [[labels[k] for k in p.argmax(-1)] for p in probs],
-                "conf": [p.max(-1) for p in probs], "probs": probs}
+        if scheme is None:
+            return {"pred": [[labels[k] for k in p.argmax(-1)] for p in probs],
+                    "conf": [p.max(-1) for p in probs], "probs": probs}
+        from core.decoding import decode_tags
+
+        with np.errstate(divide="ignore"):
+            pred = decode_tags([np.log(p) for p in probs], labels, scheme)
+        index = {label: k for k, label in enumerate(labels)}
+        conf = [p[np.arange(len(tags)), [index[t] for t in tags]] if tags else p.max(-1)
+                for p, tags in zip(probs, pred)]
+        return {"pred": pred, "conf": conf, "probs": probs}
     scores = np.stack(logits) if logits else np.zeros((0, len(labels)), dtype=np.float32)
     if task == "multilabel":
         probs = sigmoid(scores)
@@ -120,6 +132,8 @@ class Predictor:
     amp: Any = None  # autocast dtype (bf16 / fp16 on a GPU), as the run evaluated
     batch_size: int = 64  # model inputs per forward pass
     settings: dict = field(default_factory=dict)  # the run's encoding and column settings
+    context: int = 0  # sub-tokens of neighbouring text per window side (the run's `context`)
+    scheme: str | None = None  # decode valid sequences of this tag scheme (None: argmax)
 
     @classmethod
     def load(cls, model_dir: str | Path, *, task: str | None = None,
@@ -157,15 +171,27 @@ class Predictor:
                               batch_size=self.batch_size)
 
 
-    def predict_words(self, sentences: Sequence[Sequence[str]]) -> list[tuple[list[str], list[float]]]:
-        """(tag, confidence) per word for pre-split sentences; long ones go in windows."""
+    def predict_words(self, sentences: Sequence[Sequence[str]], *,
+                      docs: Sequence[int] | None = None, lead: int = 0,
+                      trail: int = 0) -> list[tuple[list[str], list[float]]]:
+        """(tag, confidence) per word for pre-split sentences; long ones go in windows.
+
+        With the run's `context`, the sentences are read as running text: each window carries
+        its neighbours of the same document (docs: one document number per sentence, default
+        all one document). The first `lead` and last `trail` sentences only lend context and
+        get no result (a file labelled in chunks passes the neighbouring chunks' edges)."""
         from engine.encoding import encode_ner
 
-        examples = [TokenExample(tuple(w), ("O",) * len(w)) for w in sentences]
+        docs = [0] * len(sentences) if docs is None else list(docs)
+        examples = [TokenExample(tuple(w), ("O",) * len(w), d) for w, d in zip(sentences, docs)]
         stride = self.stride if self.stride is not None else min(32, self.max_length // 4)
+        inner = range(lead, len(sentences) - trail)
         windows = encode_ner(self.tokenizer, examples, None, max_length=self.max_length,
-                             stride=stride)
-        out = decode("ner", self.labels, windows, self._run(windows), [len(w) for w in sentences])
+                             stride=stride, context=self.context, labelled=inner)
+        for w in windows:
+            w["example"] -= lead
+        out = decode("ner", self.labels, windows, self._run(windows),
+                     [len(sentences[i]) for i in inner], scheme=self.scheme)
         return [(tags, conf.tolist()) for tags, conf in zip(out["pred"], out["conf"])]
 
     def predict_text_words(self, text: str) -> tuple[list[str], list[str], list[float]]:
@@ -204,7 +230,9 @@ def write_settings(model_dir: str | Path, cfg) -> None:
 
     write_json_atomic(Path(model_dir) / SETTINGS,
                       {"task": cfg.task, "max_length": cfg.max_length,
-                       "window_stride": cfg.window_stride, "precision": cfg.precision,
+                       "window_stride": cfg.window_stride, "context": cfg.context,
+                       "decoding": cfg.decoding, "train_scheme": cfg.train_scheme,
+                       "precision": cfg.precision,
                        "text_column": cfg.text_column, "label_column": cfg.label_column,
                        "label_delimiter": cfg.label_delimiter})
 
@@ -222,15 +250,27 @@ def _settings(model_dir: Path, run_config: Path | None) -> dict:
                                  "(max_length, window_stride) are unknown") from None
         if not isinstance(raw, dict):
             raise WorkbenchError(f"{path} does not hold a JSON object")
-        ints = {k: raw[k] for k in ("max_length", "window_stride") if k in raw}
-        bad = [k for k, v in ints.items() if isinstance(v, bool) or not isinstance(v, int) or v < 1]
+        ints = {k: raw[k] for k in ("max_length", "window_stride", "context") if k in raw}
+        bad = [k for k, v in ints.items() if isinstance(v, bool) or not isinstance(v, int)
+               or v < (0 if k == "context" else 1)]
         if bad:
             raise WorkbenchError(f"{path}: {bad[0]} must be a positive whole number")
-        texts = {k: raw[k] for k in ("text_column", "label_column", "label_delimiter")
+        texts = {k: raw[k] for k in ("text_column", "label_column", "label_delimiter",
+                                     "decoding", "train_scheme")
                  if isinstance(raw.get(k), str) and raw[k]}
         return {"task": raw.get("task"), "precision": raw.get("precision", "fp32"), **ints,
                 **texts}
     return {}
+
+
+def decoding_scheme(settings) -> str | None:
+    """The tag scheme NER tags are decoded in (valid sequences only), or None for argmax:
+    from a RunConfig or a settings dict (settings without "decoding" predate it: argmax)."""
+    get = settings.get if isinstance(settings, dict) else lambda k, d=None: getattr(settings, k, d)
+    if get("task") not in (None, "ner") or get("decoding", "argmax") != "viterbi":
+        return None
+    scheme = get("train_scheme", "IOB2")
+    return None if scheme == "PLAIN" else scheme
 
 
 def resolve_model(path: str | Path) -> tuple[Path, dict]:
@@ -276,6 +316,8 @@ def open_model(path: str | Path, *, device: str = "cpu", batch_size: int = 64) -
     max_length = settings.get("max_length", 128)
     predictor = Predictor.load(model_dir, max_length=max_length)
     predictor.stride = settings.get("window_stride")
+    predictor.context = settings.get("context", 0)
+    predictor.scheme = decoding_scheme(settings)
     predictor.batch_size = batch_size
     predictor.settings = settings
     if dev.type != "cpu":

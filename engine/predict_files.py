@@ -22,7 +22,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator
+from typing import IO, Any, Callable, Iterator, Sequence
 
 from core.errors import DataError, WorkbenchError
 from core.formats import decode_text
@@ -52,6 +52,7 @@ class Record:
     raw: list[str] | None = None  # CoNLL: the sentence's lines as read
     row: dict | None = None  # tables and JSONL: the input record
     passthrough: str | None = None  # CoNLL: a -DOCSTART- line, written back as it was
+    doc: int = 0  # NER: the document the sentence is in (a JSONL "doc", or -DOCSTART- lines)
 
 
 @dataclass
@@ -219,7 +220,9 @@ def read_jsonl(f: IO[bytes], source: str, task: str, text_key: str,
                                 found=f"keys {sorted(obj)[:6]}")
             tags = obj.get("tags")
             gold = list(tags) if isinstance(tags, list) and len(tags) == len(tokens) else None
-            yield Record(line=number, tokens=[t for t in tokens], gold=gold, row=obj)
+            doc = obj.get("doc", 0)
+            doc = doc if isinstance(doc, int) and not isinstance(doc, bool) else 0
+            yield Record(line=number, tokens=[t for t in tokens], gold=gold, row=obj, doc=doc)
         else:
             value = obj.get(text_key)
             if not isinstance(value, str):
@@ -427,8 +430,9 @@ def predict_file(predictor, input_path: str | Path, output_path: str | Path, *,
                             delimiter=label_delimiter)
             bar = _progress(src, in_fmt, progress)
             done = 0
-            for chunk in _chunks(records):
-                _label(predictor, chunk, writer, summary)
+            context = predictor.context if task == "ner" else 0
+            for before, chunk, after in _neighboured(_chunks(_numbered(records)), context):
+                _label(predictor, chunk, writer, summary, before, after)
                 if bar is not None:
                     now = where()
                     bar.update(now - done)
@@ -489,11 +493,58 @@ def _chunks(records: Iterator[Record]) -> Iterator[list[Record]]:
         yield chunk
 
 
-def _label(predictor, chunk: list[Record], writer: Writer, summary: Summary) -> None:
+def _numbered(records: Iterator[Record]) -> Iterator[Record]:
+    """Records with CoNLL documents numbered as core.formats numbers them: a -DOCSTART- line
+    after some sentence starts the next document."""
+    doc, new_doc, seen = 0, False, False
+    for rec in records:
+        if rec.passthrough is not None:
+            new_doc = seen
+        elif rec.tokens:
+            if new_doc:
+                doc, new_doc = doc + 1, False
+            seen = True
+            if rec.raw is not None:  # CoNLL (JSONL records carry their own "doc")
+                rec.doc = doc
+        yield rec
+
+
+def _neighboured(chunks: Iterator[list[Record]],
+                 context: int) -> Iterator[tuple[list[Record], list[Record], list[Record]]]:
+    """(before, chunk, after) for each chunk: with context > 0, the sentences of the chunks
+    around it that hold at least `context` words (so `context` sub-tokens) on each side,
+    so that a file labelled chunk by chunk reads as running text, as the run's evaluation
+    did. One chunk is read ahead."""
+    def edge(records: Sequence[Record]) -> list[Record]:
+        out, words = [], 0
+        for rec in records:
+            if words >= context:
+                break
+            if rec.passthrough is None and rec.tokens:
+                out.append(rec)
+                words += len(rec.tokens)
+        return out
+
+    before: list[Record] = []
+    it = iter(chunks)
+    chunk = next(it, None)
+    while chunk is not None:
+        ahead = next(it, None)
+        after = edge(ahead) if context and ahead else []
+        yield before, chunk, after
+        before = edge(chunk[::-1])[::-1] if context else []
+        chunk = ahead
+
+
+def _label(predictor, chunk: list[Record], writer: Writer, summary: Summary,
+           before: Sequence[Record] = (), after: Sequence[Record] = ()) -> None:
     known = set(predictor.labels)
     if predictor.task == "ner":
         todo = [r for r in chunk if r.passthrough is None and r.tokens]
-        labelled = iter(predictor.predict_words([r.tokens for r in todo]))
+        every = [*before, *todo, *after]
+        labelled = iter(predictor.predict_words([r.tokens for r in every],
+                                                docs=[r.doc for r in every],
+                                                lead=len(before), trail=len(after)))
         for rec in chunk:
             if rec.passthrough is not None:
                 writer.ner(rec, [], [])

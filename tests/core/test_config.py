@@ -344,3 +344,15 @@ def test_format_choices_match_the_readers():
     from core.formats import FORMATS
 
     assert C.FORMATS == ("auto",) + tuple(FORMATS)
+
+
+def test_context_and_decoding_are_checked():
+    from core.config import RunConfig, validate
+
+    validate(RunConfig(context=64, decoding="viterbi"))
+    with pytest.raises(ConfigError, match="context"):
+        validate(RunConfig(context=-1))
+    with pytest.raises(ConfigError, match="decoding"):
+        validate(RunConfig(decoding="crf"))
+    with pytest.raises(ConfigError, match="context.*'ner' only"):
+        validate(RunConfig(task="classification", train="demo:intent", context=8))

@@ -190,3 +190,95 @@ def test_encode_text_truncates_and_builds_labels(tokenizer):
         encode_text(tokenizer, [TextExample("x", ("neg", "pos"))], c2i)
     with pytest.raises(DataError, match="found maybe"):
         encode_text(tokenizer, [TextExample("x", ("maybe",))], c2i)
+
+
+# ---- document context ----------------------------------------------------------------------
+
+_doc_sentences = st.lists(st.tuples(st.lists(st.tuples(_word, st.sampled_from(TAGS)),
+                                             min_size=0, max_size=40),
+                                    st.integers(0, 2)), min_size=1, max_size=6)
+
+
+def _examples(drawn):
+    docs, doc = [], 0
+    for _, step in drawn:  # non-decreasing document numbers, as a reader gives them
+        doc += step == 2
+        docs.append(doc)
+    return [TokenExample(tuple(w for w, _ in s), tuple(t for _, t in s), d)
+            for (s, _), d in zip(drawn, docs)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(_doc_sentences, st.integers(0, 12), st.integers(1, 40), st.sampled_from([24, 48]),
+       st.sampled_from(["first", "all"]))
+def test_context_never_changes_which_words_are_labelled(tokenizer, drawn, stride, context,
+                                                        max_length, alignment):
+    examples = _examples(drawn)
+    stride = min(stride, max_length - 3)
+    plain = encode_ner(tokenizer, examples, L2I, max_length=max_length, stride=stride,
+                       alignment=alignment)
+    framed = encode_ner(tokenizer, examples, L2I, max_length=max_length, stride=stride,
+                        alignment=alignment, context=context)
+    assert len(plain) == len(framed)
+    for a, b in zip(plain, framed):
+        assert b["example"] == a["example"] and len(b["input_ids"]) <= max_length
+        # the window's own sub-tokens, word ids and labels, in order, are unchanged ...
+        own = [(i, w, lab) for i, w, lab in zip(a["input_ids"], a["word_ids"], a["labels"])
+               if w is not None]
+        assert [(i, w, lab) for i, w, lab in zip(b["input_ids"], b["word_ids"], b["labels"])
+                if w is not None] == own
+        # ... and every added sub-token is unlabelled context, at most `context` a side
+        added = len(b["input_ids"]) - len(a["input_ids"])
+        assert 0 <= added <= 2 * context
+        assert all(lab == IGNORE_INDEX for lab, w in zip(b["labels"], b["word_ids"]) if w is None)
+        assert b["input_ids"][0] == a["input_ids"][0] and b["input_ids"][-1] == a["input_ids"][-1]
+    # the merge back to words reads the same positions' scores
+    n_words = [len(ex.tokens) for ex in examples]
+    rng = np.random.default_rng(0)
+    logits_a, logits_b = [], []
+    for a, b in zip(plain, framed):
+        la = rng.normal(size=(len(a["input_ids"]), len(TAGS)))
+        lb = np.zeros((len(b["input_ids"]), len(TAGS)))
+        at_b = [i for i, w in enumerate(b["word_ids"]) if w is not None]
+        at_a = [i for i, w in enumerate(a["word_ids"]) if w is not None]
+        lb[at_b] = la[at_a]
+        logits_a.append(la)
+        logits_b.append(lb)
+    for x, y in zip(merge_windows(plain, logits_a, n_words), merge_windows(framed, logits_b, n_words)):
+        np.testing.assert_array_equal(x, y)
+
+
+@settings(max_examples=40, deadline=None)
+@given(_doc_sentences, st.integers(0, 12))
+def test_context_zero_gives_todays_features(tokenizer, drawn, stride):
+    examples = _examples(drawn)
+    today = encode_ner(tokenizer, examples, L2I, max_length=32, stride=stride)
+    assert encode_ner(tokenizer, examples, L2I, max_length=32, stride=stride, context=0) == today
+    assert encode_ner(tokenizer, examples, L2I, max_length=32, stride=stride,
+                      labelled=range(len(examples))) == today
+
+
+def test_context_reads_the_neighbours_of_the_same_document_only(tokenizer):
+    ids = lambda words: [i for w in words for i in _pieces(tokenizer, w)]  # noqa: E731
+    a, b, c, d = ("john", "lives"), ("in", "paris"), ("mary", "works"), ("at", "acme")
+    examples = [TokenExample(a, ("O",) * 2, 0), TokenExample(b, ("O",) * 2, 0),
+                TokenExample(c, ("O",) * 2, 0), TokenExample(d, ("O",) * 2, 1)]
+    windows = encode_ner(tokenizer, examples, L2I, max_length=64, stride=4, context=50)
+    cls, sep = windows[0]["input_ids"][0], windows[0]["input_ids"][-1]
+    assert windows[0]["input_ids"] == [cls, *ids(a), *ids(b + c), sep]
+    assert windows[1]["input_ids"] == [cls, *ids(a), *ids(b), *ids(c), sep]
+    assert windows[2]["input_ids"] == [cls, *ids(a + b), *ids(c), sep]
+    assert windows[3]["input_ids"] == [cls, *ids(d), sep]  # another document: no neighbours
+    # a small budget is shared: nearest sub-tokens first, the side with less leaves its share
+    few = encode_ner(tokenizer, examples, L2I, max_length=2 + len(ids(b)) + 3, stride=1,
+                     context=50)
+    assert few[1]["input_ids"] == [cls, *ids(a)[-1:], *ids(b), *ids(c)[:2], sep]
+    only_right = encode_ner(tokenizer, examples, L2I, max_length=2 + len(ids(a)) + 3, stride=1,
+                            context=50)
+    assert only_right[0]["input_ids"] == [cls, *ids(a), *ids(b + c)[:3], sep]
+    # labelled: windows for some examples only, context from all
+    part = encode_ner(tokenizer, examples, L2I, max_length=64, stride=4, context=50,
+                      labelled=range(1, 2))
+    assert [w["example"] for w in part] == [1] and part[0]["input_ids"] == windows[1]["input_ids"]
+    with pytest.raises(ConfigError, match="context"):
+        encode_ner(tokenizer, examples, L2I, context=-1)

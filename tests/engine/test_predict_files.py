@@ -75,6 +75,45 @@ def test_predicting_the_test_file_then_evaluating_it_gives_the_report(ner_run, t
         assert scores[type_]["support"] == row["support"]
 
 
+@pytest.fixture(scope="module")
+def context_run(tmp_path_factory):
+    return _train(tmp_path_factory.mktemp("predict"), "ner", context=12, decoding="viterbi")
+
+
+def test_with_context_and_viterbi_predict_in_chunks_still_gives_the_report(context_run, tmp_path,
+                                                                            capsys, monkeypatch):
+    """The run read each test sentence with 12 sub-tokens of its neighbours and decoded valid
+    IOB2 sequences; predict, labelling the file 3 sentences at a time (the neighbours come
+    from the chunks around), gives the same tags, so evaluate gives the report's F1."""
+    from core.schemes import is_valid
+    from engine import predict_files
+
+    run_dir, cfg = context_run
+    monkeypatch.setattr(predict_files, "CHUNK", 3)
+    gold = tmp_path / "test.conll"
+    gold.write_text(write_conll(_test_examples(cfg, "ner")), encoding="utf-8")
+    out = tmp_path / "pred.conll"
+    assert cli(["predict", "--model", str(run_dir), "--input", str(gold),
+                "--output", str(out)]) == 0
+    capsys.readouterr()
+    rows = RunFolder(run_dir).read_predictions("test")
+    predicted = [[w.split()[-1] for w in block.strip().split("\n")]
+                 for block in out.read_text(encoding="utf-8").split("\n\n") if block.strip()]
+    assert predicted == [r["pred"] for r in rows]
+    assert all(is_valid(tags, "IOB2") for tags in predicted)
+    scores = _evaluate_json(out, capsys)
+    report = RunFolder(run_dir).read_report()["test"]["entities"]
+    assert scores["micro"]["f1"] == pytest.approx(report["micro"]["f1"], abs=1e-12)
+    # the model folder alone keeps context and decoding (inference.json)
+    predictor = open_model(RunFolder(run_dir).model_dir)
+    assert (predictor.context, predictor.scheme) == (12, "IOB2")
+    # and without the neighbours the tags may differ: context is really read
+    alone = predictor.predict_words([list(ex.tokens) for ex in _test_examples(cfg, "ner")][:1])
+    framed = predictor.predict_words([list(ex.tokens) for ex in _test_examples(cfg, "ner")],
+                                     trail=7)
+    assert len(alone) == len(framed) == 1
+
+
 def test_the_model_folder_alone_predicts_as_its_run_did(ner_run, tmp_path):
     """model/ copied away keeps the run's max_length and window stride (inference.json):
     here a stride of 8 over 32 sub-tokens, not the default."""
