@@ -195,6 +195,57 @@ def bce(logits: torch.Tensor, targets: torch.Tensor, *, weight: ClassVector | No
     return entries.sum() / torch.where(count > 0, count, torch.ones_like(count))
 
 
+def _regression_inputs(owner: str, logits: torch.Tensor, targets: torch.Tensor,
+                       weight: object, label_smoothing: float) -> tuple[torch.Tensor, torch.Tensor,
+                                                                        torch.Tensor]:
+    """(predictions (N,), targets (N,), kept (N,) bool) for a one-output regression head."""
+    if weight is not None:
+        raise ConfigError(f"{owner}: class weights do not apply to regression; set "
+                          "class_weights = \"none\"")
+    if _check_number(owner, "label_smoothing", label_smoothing, 0.0, 1.0) != 0.0:
+        raise ConfigError(f"{owner}: label smoothing does not apply to regression; set "
+                          "label_smoothing = 0")
+    flat = logits.float().reshape(-1) if logits.dim() == 1 or logits.shape[-1] == 1 else None
+    if flat is None or targets.numel() != flat.numel():
+        raise ValueError(f"{owner}: expected one output per example and one target each; got "
+                         f"logits {tuple(logits.shape)} and targets {tuple(targets.shape)}")
+    y = targets.float().reshape(-1)
+    kept = ~torch.isnan(y)
+    return flat, torch.where(kept, y, flat.detach()), kept
+
+
+def _kept_mean(entries: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
+    entries = torch.where(kept, entries, torch.zeros_like(entries))
+    count = kept.sum().float()
+    return entries.sum() / torch.where(count > 0, count, torch.ones_like(count))
+
+
+@LOSSES.register("mse.v1")
+def mse(logits: torch.Tensor, targets: torch.Tensor, *, weight: ClassVector | None = None,
+        ignore_index: int = -100, label_smoothing: float = 0.0) -> torch.Tensor:
+    """Mean squared error of a one-output head (N, 1) against float targets (N,), as torch's
+    F.mse_loss; NaN targets are left out (ignore_index is for class targets and unused)."""
+    del ignore_index
+    pred, y, kept = _regression_inputs("loss 'mse.v1'", logits, targets, weight, label_smoothing)
+    return _kept_mean((pred - y) ** 2, kept)
+
+
+@LOSSES.register("huber.v1")
+def huber(logits: torch.Tensor, targets: torch.Tensor, *, weight: ClassVector | None = None,
+          ignore_index: int = -100, label_smoothing: float = 0.0,
+          delta: float = 1.0) -> torch.Tensor:
+    """Huber loss (quadratic within `delta`, linear beyond), as torch's F.huber_loss; targets
+    are standardised by the loop, so delta = 1 is one standard deviation. NaN targets are
+    left out."""
+    del ignore_index
+    owner = "loss 'huber.v1'"
+    delta = _check_number(owner, "delta", delta, 0.0, math.inf)
+    if delta <= 0:
+        raise ConfigError(f"{owner}: delta must be above 0, found {delta}")
+    pred, y, kept = _regression_inputs(owner, logits, targets, weight, label_smoothing)
+    return _kept_mean(F.huber_loss(pred, y, delta=delta, reduction="none"), kept)
+
+
 def make_loss(name: str, **params: object) -> Loss:
     """The loss registered under `name` with `params` bound: `loss(logits, targets)`.
 

@@ -277,7 +277,7 @@ def test_zero_weight_on_every_present_class_gives_zero_not_nan():
 
 
 def test_registry_and_make_loss_bind_parameters():
-    assert LOSSES.names() == ["bce.v1", "cross_entropy.v1", "focal.v1"]
+    assert LOSSES.names() == ["bce.v1", "cross_entropy.v1", "focal.v1", "huber.v1", "mse.v1"]
     logits = torch.randn(5, 3, generator=torch.Generator().manual_seed(2))
     targets = torch.tensor([0, 2, IGNORE, 1, 1])
     loss = make_loss("focal.v1", gamma=1.5, alpha=[1.0, 2.0, 0.5], label_smoothing=0.1)
@@ -397,3 +397,51 @@ def test_bad_class_weighting_raises_config_error(call, names):
 
 def test_class_weighting_registry():
     assert CLASS_WEIGHTS.names() == WEIGHTINGS
+
+
+# ---- regression losses -------------------------------------------------------------------
+
+_values = st.lists(st.floats(-50, 50, allow_nan=False, width=32), min_size=1, max_size=30)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.data(), _values, st.floats(0.05, 5.0))
+def test_mse_and_huber_match_torch(data, preds, delta):
+    targets = data.draw(st.lists(st.floats(-50, 50, allow_nan=False, width=32),
+                                 min_size=len(preds), max_size=len(preds)))
+    logits = torch.tensor(preds).reshape(-1, 1)
+    y = torch.tensor(targets)
+    torch.testing.assert_close(make_loss("mse.v1")(logits, y), F.mse_loss(logits[:, 0], y))
+    torch.testing.assert_close(make_loss("huber.v1", delta=delta)(logits, y),
+                               F.huber_loss(logits[:, 0], y, delta=delta))
+
+
+@settings(max_examples=50, deadline=None)
+@given(_values, st.data(), st.sampled_from(["mse.v1", "huber.v1"]))
+def test_nan_targets_are_left_out_of_value_and_gradient(preds, data, name):
+    mask = data.draw(st.lists(st.booleans(), min_size=len(preds), max_size=len(preds)))
+    targets = torch.tensor([0.5 * p + 1 for p in preds])
+    hidden = torch.where(torch.tensor(mask), torch.tensor(float("nan")), targets)
+    logits = torch.tensor(preds).reshape(-1, 1).requires_grad_()
+    value = make_loss(name)(logits, hidden)
+    value.backward()
+    kept = [i for i, m in enumerate(mask) if not m]
+    if kept:
+        expect = make_loss(name)(logits.detach()[kept], targets[kept])
+        torch.testing.assert_close(value.detach(), expect)
+    else:
+        assert value.item() == 0.0
+    assert torch.isfinite(logits.grad).all()
+    assert all(logits.grad[i, 0].item() == 0.0 for i, m in enumerate(mask) if m)
+
+
+def test_regression_losses_refuse_what_does_not_apply():
+    logits, y = torch.zeros(3, 1), torch.zeros(3)
+    with pytest.raises(ConfigError, match="class weights"):
+        make_loss("mse.v1", weight=[1.0])(logits, y)
+    with pytest.raises(ConfigError, match="label smoothing"):
+        make_loss("huber.v1", label_smoothing=0.1)(logits, y)
+    with pytest.raises(ConfigError, match="delta"):
+        make_loss("huber.v1", delta=0.0)(logits, y)
+    with pytest.raises(ValueError, match="one output per example"):
+        make_loss("mse.v1")(torch.zeros(3, 2), y)
