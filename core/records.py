@@ -22,8 +22,17 @@ class TokenExample:
 
 @dataclass(frozen=True)
 class TextExample:
-    """One text for sequence classification; labels has exactly one item when single-label."""
+    """One text for sequence classification; labels has exactly one item when single-label.
+
+    text_pair: a second text encoded with the first as a pair ([CLS] text [SEP] pair [SEP]),
+               e.g. a user's recent items and a candidate item; None for single texts.
+    group: the ranking group the row belongs to (the user, the query); None when ungrouped.
+    target: the value to predict for task "regression" (labels is then empty).
+    """
 
     text: str
     labels: tuple[str, ...]
     line: int = field(default=0, compare=False)
+    text_pair: str | None = None
+    group: str | None = None
+    target: float | None = None

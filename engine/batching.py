@@ -58,11 +58,20 @@ def collate_tokens(features: list[dict], idx: np.ndarray, *, pad_id: int,
 
 def collate_texts(features: list[dict], idx: np.ndarray, *, pad_id: int, multi_label: bool,
                   multiple: int | None = None, cap: int = 512) -> dict[str, torch.Tensor]:
-    """input_ids / attention_mask (B, T) and labels (B,) or multi-hot (B, C) for texts."""
+    """input_ids / attention_mask (B, T), token_type_ids for text pairs, and labels: (B,) class
+    ids, multi-hot (B, C), or (B,) float regression targets."""
     out = collate_tokens([{"input_ids": features[i]["input_ids"]} for i in idx],
                          np.arange(len(idx)), pad_id=pad_id, multiple=multiple, cap=cap)
+    if "token_type_ids" in features[idx[0]]:
+        width = out["input_ids"].shape[1]
+        types = torch.zeros((len(idx), width), dtype=torch.int64)
+        for row, i in enumerate(idx):
+            t = features[i]["token_type_ids"][:width]
+            types[row, : len(t)] = torch.tensor(t, dtype=torch.int64)
+        out["token_type_ids"] = types
     if "labels" in features[idx[0]]:
-        dtype = torch.float32 if multi_label else torch.int64
+        first = features[idx[0]]["labels"]
+        dtype = torch.float32 if multi_label or isinstance(first, float) else torch.int64
         out["labels"] = torch.tensor([features[i]["labels"] for i in idx], dtype=dtype)
     else:
         out.pop("labels")

@@ -311,24 +311,55 @@ def _home_positions(word_id_lists: Sequence[Sequence[int | None]],
 
 def encode_text(tokenizer: Any, examples: Sequence[TextExample],
                 label2id: dict[str, int] | None, *, max_length: int = 128,
-                multi_label: bool = False) -> list[dict]:
+                multi_label: bool = False,
+                target_scale: tuple[float, float] | None = None) -> list[dict]:
     """Model inputs for texts: input_ids (truncated to max_length), example, and labels.
 
     Texts longer than max_length sub-tokens are truncated (the classifier sees their start).
-    labels: the label id for single-label, a multi-hot float list for multi-label; absent
-    when label2id is None.
+    Examples with a text_pair are encoded as a pair ([CLS] text [SEP] pair [SEP] for BERT,
+    with token_type_ids), truncating the longer side first. labels: the label id for
+    single-label, a multi-hot float list for multi-label; for regression (target_scale =
+    (mean, std) of the training targets) the standardised target. Absent when label2id is
+    None and target_scale is None.
     """
     if not examples:
         return []
-    enc = tokenizer([ex.text for ex in examples], truncation=True, max_length=max_length,
-                    return_attention_mask=False, return_token_type_ids=False)
+    pairs = [ex.text_pair for ex in examples]
+    has_pair = any(p is not None for p in pairs)
+    if has_pair and any(p is None for p in pairs):
+        missing = next(ex for ex in examples if ex.text_pair is None)
+        raise DataError("some rows have a second text and this one has none",
+                        line=missing.line or None, expected="a text pair on every row")
+    enc = tokenizer([ex.text for ex in examples], pairs if has_pair else None,
+                    truncation="longest_first" if has_pair else True, max_length=max_length,
+                    return_attention_mask=False, return_token_type_ids=has_pair)
     items = []
     for i, (example, ids) in enumerate(zip(examples, enc["input_ids"])):
         item: dict = {"input_ids": list(ids), "example": i}
-        if label2id is not None:
+        if has_pair and "token_type_ids" in enc:
+            item["token_type_ids"] = list(enc["token_type_ids"][i])
+        if target_scale is not None:
+            item["labels"] = _scaled_target(example, target_scale)
+        elif label2id is not None:
             item["labels"] = _text_label(example, label2id, multi_label)
         items.append(item)
     return items
+
+
+def target_scale(examples: Sequence[TextExample]) -> tuple[float, float]:
+    """(mean, std) of the training targets, for standardising them (std 1 when constant)."""
+    values = np.array([ex.target for ex in examples if ex.target is not None], dtype=np.float64)
+    if values.size == 0:
+        raise DataError("no numeric targets to learn from", expected="a number per row")
+    std = float(values.std())
+    return float(values.mean()), (std if std > 0 and math.isfinite(std) else 1.0)
+
+
+def _scaled_target(example: TextExample, scale: tuple[float, float]) -> float:
+    if example.target is None or not math.isfinite(example.target):
+        raise DataError("a regression row needs a number as its target", line=example.line or None,
+                        expected="a finite number", found=repr(example.target))
+    return (example.target - scale[0]) / scale[1]
 
 
 def _text_label(example: TextExample, label2id: dict[str, int],

@@ -282,3 +282,47 @@ def test_context_reads_the_neighbours_of_the_same_document_only(tokenizer):
     assert [w["example"] for w in part] == [1] and part[0]["input_ids"] == windows[1]["input_ids"]
     with pytest.raises(ConfigError, match="context"):
         encode_ner(tokenizer, examples, L2I, context=-1)
+
+
+# ---- text pairs and regression targets -----------------------------------------------------
+
+def test_text_pairs_are_encoded_as_pairs_truncating_the_longer_side(tokenizer):
+    from engine.batching import collate_texts
+
+    short, long = "john paris", " ".join(["acme"] * 40)
+    examples = [TextExample(short, ("pos",), text_pair=long), TextExample(long, ("neg",),
+                                                                          text_pair=short)]
+    l2i = {c: i for i, c in enumerate(CLASSES)}
+    items = encode_text(tokenizer, examples, l2i, max_length=16)
+    want = tokenizer(short, long, truncation="longest_first", max_length=16)
+    assert items[0]["input_ids"] == want["input_ids"]
+    assert items[0]["token_type_ids"] == want["token_type_ids"]
+    for item in items:
+        assert len(item["input_ids"]) == 16
+        # the short side is kept whole: both of its words are there, in its own segment
+        sep = tokenizer.sep_token_id
+        assert item["input_ids"].count(sep) == 2
+        assert set(item["token_type_ids"]) == {0, 1}
+    short_ids = tokenizer(short, add_special_tokens=False)["input_ids"]
+    assert items[0]["input_ids"][1:1 + len(short_ids)] == short_ids
+    batch = collate_texts(items, np.arange(2), pad_id=0, multi_label=False)
+    assert batch["token_type_ids"].tolist() == [items[0]["token_type_ids"],
+                                                items[1]["token_type_ids"]]
+    assert batch["labels"].tolist() == [l2i["pos"], l2i["neg"]]
+    with pytest.raises(DataError, match="second text"):
+        encode_text(tokenizer, [examples[0], TextExample("x", ("pos",), line=4)], l2i)
+
+
+def test_regression_targets_are_standardised_with_the_training_scale(tokenizer):
+    from engine.batching import collate_texts
+
+    train = [TextExample("john", (), target=t) for t in (1.0, 3.0, 5.0)]
+    mean, std = M.target_scale(train)
+    assert (mean, std) == pytest.approx((3.0, np.std([1.0, 3.0, 5.0])))
+    items = encode_text(tokenizer, train, None, target_scale=(mean, std))
+    assert [it["labels"] for it in items] == pytest.approx([(t - 3.0) / std for t in (1, 3, 5)])
+    batch = collate_texts(items, np.arange(3), pad_id=0, multi_label=False)
+    assert batch["labels"].dtype == torch.float32
+    assert M.target_scale([TextExample("a", (), target=2.0)] * 2) == (2.0, 1.0)  # constant
+    with pytest.raises(DataError, match="number"):
+        encode_text(tokenizer, [TextExample("a", ())], None, target_scale=(0.0, 1.0))
