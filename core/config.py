@@ -184,6 +184,8 @@ class RunConfig:
     precision: str = _knob("hardware", "auto", "Number format: 'auto' (bf16 on a GPU that "
                            "supports it, else fp32), 'fp32', 'bf16' or 'fp16'.")
     num_devices: int = _knob("hardware", 1, "Number of GPUs to train on.")
+    num_nodes: int = _knob("hardware", 1, "Number of machines to train on (more than 1 "
+                           "needs the ray executor; not supported yet).")
     threads: int | None = _knob("hardware", None, "CPU threads for torch; unset: torch's "
                                 "default.")
     seed: int = _knob("hardware", 42, "Seed of every random choice (init, shuffling, dropout, "
@@ -207,6 +209,45 @@ _TYPES: dict[str, Any] = typing.get_type_hints(RunConfig)
 FIELD_HELP: dict[str, str] = {name: f.metadata["help"] for name, f in _FIELDS.items()}
 FIELD_GROUPS: dict[str, list[str]] = {
     g: [name for name, f in _FIELDS.items() if f.metadata["group"] == g] for g in GROUPS}
+# Human labels of the knobs, for forms and docs (the key itself stays in the help text).
+_LABELS = {
+    "task": "Task", "train": "Training data", "dev": "Dev data", "test": "Test data",
+    "format": "File format", "tag_scheme": "Tag scheme of the files",
+    "train_scheme": "Tag scheme to learn", "text_column": "Text column",
+    "label_column": "Label column", "label_delimiter": "Label separator (multi-label)",
+    "max_train_examples": "Training examples (at most)",
+    "train_fraction": "Share of the training data", "name": "Run name",
+    "model": "Encoder model", "adapter": "Weights that train", "lora_r": "LoRA rank",
+    "lora_alpha": "LoRA alpha", "lora_dropout": "LoRA dropout",
+    "lora_target_modules": "LoRA target layers",
+    "label_alignment": "Sub-tokens carrying a word's label",
+    "max_length": "Sub-tokens per input (max)", "window_stride": "Window overlap (sub-tokens)",
+    "context": "Context sub-tokens on each side", "decoding": "Tag decoding",
+    "loss": "Loss function", "label_smoothing": "Label smoothing",
+    "class_weights": "Class weights", "class_weight_beta": "Class-weight beta",
+    "focal_gamma": "Focal gamma", "learning_rate": "Peak learning rate",
+    "adam_beta1": "Adam beta 1 (gradient average decay)",
+    "adam_beta2": "Adam beta 2 (squared-gradient decay)", "adam_eps": "Adam epsilon",
+    "schedule": "Learning-rate schedule", "warmup_ratio": "Warmup (share of steps)",
+    "lr_min_ratio": "Final learning rate (share of peak)", "lr_cycles": "Cosine cycles",
+    "lr_power": "Polynomial decay power", "epochs": "Epochs",
+    "max_steps": "Optimiser steps (at most)", "batch_size": "Batch size",
+    "grad_accum": "Gradient accumulation (passes per step)", "weight_decay": "Weight decay",
+    "dropout": "Dropout override", "grad_clip": "Gradient clipping (max norm)",
+    "eval_every": "Evaluate every N steps", "metric": "Dev score that picks the best",
+    "early_stopping_patience": "Early-stopping patience (evaluations)",
+    "checkpoint_every": "Checkpoint every N steps",
+    "checkpoint_minutes": "Checkpoint every N minutes",
+    "keep_checkpoints": "Checkpoints kept after the run", "repeats": "Repeats (one per seed)",
+    "log_every": "Log every N steps", "tracking": "Experiment trackers",
+    "tracking_uri": "MLflow tracking URI", "tracking_experiment": "MLflow experiment",
+    "device": "Device", "precision": "Number precision", "num_devices": "GPUs to train on",
+    "num_nodes": "Machines to train on",
+    "threads": "CPU threads", "seed": "Random seed",
+    "fast_path": "Fast path (fused AdamW, bucketing, cache)",
+    "bucket_batches": "Length bucketing (batches per window)", "cuda_graphs": "CUDA graphs",
+    "augment": "Augmenters"}
+FIELD_LABELS: dict[str, str] = {name: _LABELS.get(name, name) for name in _FIELDS}
 
 
 # ---- reading and writing ---------------------------------------------------------------------
@@ -439,6 +480,7 @@ def _validate_hardware(cfg: RunConfig) -> None:
         raise ConfigError("precision: 'fp16' needs a GPU; use 'fp32' or 'bf16' with "
                           "device 'cpu'")
     _at_least("num_devices", cfg.num_devices, 1)
+    _at_least("num_nodes", cfg.num_nodes, 1)
     _at_least("threads", cfg.threads, 1)
     if not 0 <= cfg.seed < 2**32:
         raise ConfigError(f"seed: must be between 0 and 2**32 - 1, found {cfg.seed}")

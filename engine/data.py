@@ -75,6 +75,53 @@ def read_records(data: bytes, name: str, *, task: str, fmt: str = "auto",
     return read_any(data, name, fmt=fmt, task=reader_task(task), **opts)
 
 
+TEXT_NAMES = ("text", "sentence", "utterance", "message", "content", "body", "review",
+              "document", "query", "question")  # column names guessed as the text, in order
+LABEL_NAMES = ("label", "labels", "category", "class", "intent", "target", "tag", "tags",
+               "sentiment", "topic")  # and as the label(s)
+
+
+def table_columns(data: bytes, name: str, fmt: str = "auto",
+                  task: str = "classification") -> list[str] | None:
+    """The header of a CSV/TSV/Parquet file, or None for other formats or unreadable data
+    (the reader reports the real problem)."""
+    import io
+
+    import polars as pl
+    from core.formats import TABLE_FORMATS
+
+    fmt = resolve_format(data, name, fmt, task)
+    if fmt not in TABLE_FORMATS:
+        return None
+    try:
+        if fmt == "parquet":
+            return list(pl.read_parquet_schema(io.BytesIO(data)))
+        head = data.split(b"\n", 1)[0].removeprefix(b"\xef\xbb\xbf")
+        frame = pl.read_csv(io.BytesIO(head), separator="\t" if fmt == "tsv" else ",",
+                            n_rows=0, infer_schema=False)
+        return frame.columns or None
+    except Exception:  # noqa: BLE001 - the reader reports the real problem later
+        return None
+
+
+def guess_columns(columns: Sequence[str], text_column: str | None = None,
+                  label_column: str | None = None) -> tuple[str, str]:
+    """(text column, label column) of a table with header `columns`: the ones given, else a
+    column named like a text (TEXT_NAMES, any case) or the first column, and a column named
+    like a label (LABEL_NAMES) or the first other column. The Data page and `validate` use it."""
+    columns = list(columns)
+
+    def named(names: Sequence[str], exclude: str | None) -> str | None:
+        lower = {c.strip().lower(): c for c in reversed(columns) if c != exclude}
+        return next((lower[n] for n in names if n in lower), None)
+
+    text = text_column or named(TEXT_NAMES, label_column) or next(
+        (c for c in columns if c != label_column), columns[0] if columns else "text")
+    label = label_column or named(LABEL_NAMES, text) or next(
+        (c for c in columns if c != text), "label")
+    return text, label
+
+
 def read_bytes(path: Path) -> bytes:
     """The bytes of a file; DataError naming it when it cannot be read."""
     try:

@@ -114,7 +114,7 @@ def test_train_launch_with_repeats_queues_a_tagged_group(store, daemon_calls):
     at.selectbox(key="train.preset_choice").set_value("Tiny smoke test")
     at.button(key="train.preset_load").click().run()
     repeats = at.number_input(key="train.repeats")
-    assert repeats.value == 1 and repeats.help == groups_help()
+    assert repeats.value == 1 and repeats.help.startswith(groups_help())
     repeats.set_value(3)
     at.button(key="train.launch").click().run()
     no_exception(at)
