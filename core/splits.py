@@ -4,12 +4,24 @@ Both splitters return {"train": [...], "dev": [...], "test": [...]}: all three k
 a fraction of 0 giving an empty list. Each example lands in exactly one split, as the same
 object (doc and line untouched), and within a split examples keep their input order, so the
 result depends only on the examples, the fractions and the seed.
+
+Identical examples always land in the same split, so a repeated sentence or text cannot be
+trained on and then scored as unseen. "Identical" is `duplicate_key`: the same tokens for
+NER (exactly, as the diagnostics' duplicate-across-splits check compares them); the same
+normalised text (NFKC, case-folded, whitespace collapsed; and the same text_pair) for
+classification, whatever the labels, so repeats that disagree on labels stay together too.
+Each group of identical examples is placed as one unit, so split sizes can miss their share
+by up to about twice the largest group (exact floor/ceiling sizes hold for data without
+repeats, where the result is what it was before grouping existed). By document, documents
+that share a sentence are joined and packed as one unit (see split_ner).
 """
 from __future__ import annotations
 
 import math
 import numbers
-from typing import Sequence
+import re
+import unicodedata
+from typing import Hashable, Sequence
 
 import numpy as np
 
@@ -40,6 +52,82 @@ def check_fractions(fractions: Sequence[float]) -> np.ndarray:
     return array / array.sum()  # rescale the 1e-6 slack away, so counts sum to n
 
 
+# ---------------------------------------------------------------------------- duplicates
+
+_SPACE = re.compile(r"\s+")
+
+
+def _normalise(text: str | None) -> str | None:
+    return None if text is None else _SPACE.sub(" ", unicodedata.normalize(
+        "NFKC", text).casefold()).strip()
+
+
+def duplicate_key(example: TokenExample | TextExample) -> Hashable | None:
+    """What makes two examples the same for splitting: a TokenExample's tokens; a
+    TextExample's text (and text_pair) after NFKC, case folding and collapsing whitespace.
+    None for an example with no tokens or no text, which is never grouped."""
+    if isinstance(example, TokenExample):
+        return ("tokens", example.tokens) if example.tokens else None
+    text = _normalise(example.text)
+    return ("text", text, _normalise(example.text_pair)) if text else None
+
+
+def duplicate_groups(examples: Sequence) -> list[list[int]]:
+    """Example ids grouped by duplicate_key, each group ascending and the groups in order
+    of their first member; an example without a key is a group of its own."""
+    first: dict[Hashable, int] = {}
+    groups: list[list[int]] = []
+    for i, example in enumerate(examples):
+        key = duplicate_key(example)
+        if key is None:
+            groups.append([i])
+            continue
+        k = first.setdefault(key, len(groups))
+        if k == len(groups):
+            groups.append([])
+        groups[k].append(i)
+    return groups
+
+
+def _group_strata(strata: Sequence[Sequence[int]], groups: Sequence[Sequence[int]]
+                  ) -> list[list[list[int]]]:
+    """Each stratum as a list of whole groups: a group joins the stratum of its first
+    member (in input order), so repeats with other labels follow the first; groups in each
+    stratum ordered by where their first member stood in it."""
+    where = {}
+    for s, stratum in enumerate(strata):
+        for rank, i in enumerate(stratum):
+            where[i] = (s, rank)
+    out: list[list[tuple[int, list[int]]]] = [[] for _ in strata]
+    for group in groups:
+        s, rank = where[group[0]]
+        out[s].append((rank, list(group)))
+    return [[g for _, g in sorted(stratum)] for stratum in out]
+
+
+def _joined_documents(of_doc: np.ndarray, groups: Sequence[Sequence[int]],
+                      n_docs: int) -> np.ndarray:
+    """Unit index per document: documents that share a duplicate group are one unit
+    (connected components); units numbered in order of their first document."""
+    parent = list(range(n_docs))
+
+    def root(d: int) -> int:
+        while parent[d] != d:
+            parent[d] = parent[parent[d]]
+            d = parent[d]
+        return d
+
+    for group in groups:
+        docs = {int(of_doc[i]) for i in group}
+        if len(docs) > 1:
+            low = min(root(d) for d in docs)
+            for d in docs:
+                parent[root(d)] = low
+    roots = [root(d) for d in range(n_docs)]
+    number = {r: k for k, r in enumerate(dict.fromkeys(roots))}
+    return np.array([number[r] for r in roots], dtype=np.int64)
+
+
 # ---------------------------------------------------------------------------- allocation
 
 def _allocate(n: int, fractions: np.ndarray, error: np.ndarray) -> np.ndarray:
@@ -61,24 +149,55 @@ def _allocate(n: int, fractions: np.ndarray, error: np.ndarray) -> np.ndarray:
     return counts
 
 
-def _stratified(strata: Sequence[Sequence[int]], fractions: np.ndarray,
+def _place_groups(groups: Sequence[Sequence[int]], counts: np.ndarray,
+                  assignment: np.ndarray) -> np.ndarray:
+    """Assign `groups` (in their seeded order) to splits, in place, near `counts` items per
+    split; returns the items each split got.
+
+    Repeated examples (groups of two or more) go first, each to the split furthest below
+    its count (ties: the earlier split); then the single examples fill what each split
+    still lacks, in order: train's share first, then dev's, then test's. Without repeats
+    that is exactly the old contiguous fill, so such data splits as it always did.
+    """
+    got = np.zeros(len(counts), dtype=np.int64)
+    open_ = [k for k in range(len(counts)) if counts[k] > 0]
+    for group in groups:
+        if len(group) > 1:
+            k = max(open_, key=lambda j: counts[j] - got[j])
+            assignment[np.asarray(group, dtype=np.int64)] = k
+            got[k] += len(group)
+    singles = np.asarray([g[0] for g in groups if len(g) == 1], dtype=np.int64)
+    wanted = np.maximum(counts - got, 0)
+    if wanted.sum() > len(singles):  # a group overshot: share out the singles there are
+        wanted = (_allocate(len(singles), wanted / wanted.sum(), np.zeros(len(counts)))
+                  if len(singles) else np.zeros_like(wanted))
+    assignment[singles] = np.repeat(np.arange(len(counts)), wanted)
+    return got + wanted
+
+
+def _stratified(strata: Sequence[Sequence[Sequence[int]]], fractions: np.ndarray,
                 rng: np.random.Generator, small_to: int, minimum: int) -> np.ndarray:
-    """Split index of each item: every stratum (list of item ids) split proportionally.
+    """Split index of each item: every stratum (a list of groups of item ids, each group
+    kept in one split) split proportionally.
 
     A stratum with fewer than `minimum` items goes entirely to split `small_to`.
     """
-    n = sum(len(stratum) for stratum in strata)
+    n = sum(len(group) for stratum in strata for group in stratum)
     assignment = np.full(n, -1, dtype=np.int64)
     error = np.zeros(len(fractions))
     for s in rng.permutation(len(strata)):  # seeded order: which strata get the leftovers
-        members = np.asarray(strata[s], dtype=np.int64)
-        if len(members) < minimum:  # too small to spread; still counts towards the totals
-            assignment[members] = small_to
-            error += np.eye(len(fractions))[small_to] * len(members) - len(members) * fractions
+        groups = strata[s]
+        size = sum(len(group) for group in groups)
+        if not size:  # every member joined a repeat whose first copy is in another stratum
             continue
-        counts = _allocate(len(members), fractions, error)
-        members = rng.permutation(members)
-        assignment[members] = np.repeat(np.arange(len(fractions)), counts)
+        if size < minimum:  # too small to spread; still counts towards the totals
+            assignment[[i for group in groups for i in group]] = small_to
+            error += np.eye(len(fractions))[small_to] * size - size * fractions
+            continue
+        counts = _allocate(size, fractions, error)
+        order = rng.permutation(len(groups))  # as the old rng.permutation(members)
+        got = _place_groups([groups[k] for k in order], counts, assignment)
+        error += got - counts  # what a group's overshoot took, later strata give back
     return assignment
 
 
@@ -148,12 +267,18 @@ def _check_nonempty(assignment: np.ndarray, fractions: np.ndarray, what: str,
                 f"{fractions[k]:g} ({name} would be empty); {hint}")
 
 
-def _too_few(units: int, fractions: np.ndarray, what: str) -> None:
-    """ConfigError when there are fewer units than splits with a non-zero fraction."""
+def _too_few(units: int, fractions: np.ndarray, what: str, counted: str | None = None) -> None:
+    """ConfigError when there are fewer units than splits with a non-zero fraction;
+    `counted` says how many there are (default: '<units> <what>')."""
     needed = int(np.sum(fractions > 0))
     if units < needed:
-        raise ConfigError(f"fractions: {units} {what} cannot fill {needed} non-empty splits; "
-                          f"add data or set some fractions to 0")
+        raise ConfigError(f"fractions: {counted or f'{units} {what}'} cannot fill {needed} "
+                          "non-empty splits; add data or set some fractions to 0")
+
+
+def _counted(n: int, groups: Sequence, what: str, distinct: str = "distinct") -> str:
+    """'40 sentences', or '40 sentences (31 distinct)' when some repeat."""
+    return f"{what}" if len(groups) == n else f"{what} ({len(groups)} {distinct})"
 
 
 def _collect(examples: Sequence, assignment: np.ndarray) -> dict[str, list]:
@@ -176,22 +301,42 @@ def split_ner(examples: Sequence[TokenExample], *,
     "sentence" splits sentences freely, each split getting the floor or ceiling of
     n * fraction (ConfigError if that leaves a non-zero split empty); "auto" (default) is
     "document" when more than one distinct doc value is present, else "sentence".
+
+    Repeated sentences (the same tokens) always share a split. By sentence, each set of
+    copies is placed as one unit. By document, documents that share a sentence are joined
+    into one unit (transitively: A shares with B, B with C, so A, B and C go together) and
+    units are packed as documents are, so documents stay whole and no sentence leaks. When
+    joining leaves fewer units than non-empty splits (boilerplate lines repeated across
+    every document can join them all), "auto" splits by sentence instead, copies still
+    together, and "document" raises a ConfigError saying so.
     """
     fracs = check_fractions(fractions)
     if by not in BY:
         raise ConfigError(f"by: expected one of {', '.join(BY)}, found {by!r}")
     rng = np.random.default_rng(seed)
     docs = sorted({ex.doc for ex in examples})
-    if by == "document" or (by == "auto" and len(docs) > 1):
-        _too_few(len(docs), fracs, "documents")
+    groups = duplicate_groups(examples)
+    by_document = by == "document" or (by == "auto" and len(docs) > 1)
+    if by_document:
         index = {doc: i for i, doc in enumerate(docs)}
         of_doc = np.array([index[ex.doc] for ex in examples], dtype=np.int64)
-        weights = np.bincount(of_doc, minlength=len(docs)).astype(float)
-        assignment = _pack_documents(weights, fracs, rng)[of_doc]
+        unit_of_doc = _joined_documents(of_doc, groups, len(docs))
+        units = int(unit_of_doc.max()) + 1 if len(docs) else 0
+        if by == "auto" and units < int(np.sum(fracs > 0)) <= len(docs):
+            by_document = False  # joining, not the data, left too few units
+    if by_document:
+        joined = None if units == len(docs) else (
+            f"{units} documents ({len(docs)} before joining those that share a sentence; "
+            "split by sentence instead)")
+        _too_few(units, fracs, "documents", joined)
+        of_unit = unit_of_doc[of_doc]
+        weights = np.bincount(of_unit, minlength=units).astype(float)
+        assignment = _pack_documents(weights, fracs, rng)[of_unit]
     else:
-        _too_few(len(examples), fracs, "sentences")
-        assignment = _stratified([range(len(examples))], fracs, rng, 0, 0)
-        _check_nonempty(assignment, fracs, "sentences")
+        what = _counted(len(examples), groups, "sentences")
+        _too_few(len(groups), fracs, what, f"{len(examples)} {what}")
+        assignment = _stratified([groups], fracs, rng, 0, 0)
+        _check_nonempty(assignment, fracs, what)
     return _collect(examples, assignment)
 
 
@@ -223,15 +368,21 @@ def split_classification(examples: Sequence[TextExample], *,
     Each stratum (see strata_of) is split so that each split gets the floor or ceiling of
     its share; a stratum with fewer members than there are non-zero fractions goes wholly to
     the split with the largest fraction (train, usually), so no class exists only in dev/test.
+
+    Repeated texts (duplicate_key) always share a split, placed as one unit within the
+    stratum of their first copy, whatever labels the later copies carry.
     """
     fracs = check_fractions(fractions)
-    _too_few(len(examples), fracs, "examples")
+    groups = duplicate_groups(examples)
+    what = _counted(len(examples), groups, "examples", "distinct texts")
+    _too_few(len(groups), fracs, what, f"{len(examples)} {what}")
     minimum = int(np.sum(fracs > 0))
     strata = strata_of(examples, minimum) if stratify else [list(range(len(examples)))]
     rng = np.random.default_rng(seed)
-    assignment = _stratified(strata, fracs, rng, int(np.argmax(fracs)), minimum)
+    assignment = _stratified(_group_strata(strata, groups), fracs, rng, int(np.argmax(fracs)),
+                             minimum)
     hint = "raise it, set it to 0, or add data"
     if stratify:
         hint = f"classes too small to spread stay in train; use stratify=False, or {hint}"
-    _check_nonempty(assignment, fracs, "examples", hint)
+    _check_nonempty(assignment, fracs, what, hint)
     return _collect(examples, assignment)

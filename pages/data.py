@@ -11,6 +11,7 @@ import difflib
 import hashlib
 import html
 import io
+import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 
@@ -22,12 +23,13 @@ from core import stats
 from core.augment import AugmentResult, augment
 from core.demo import DEMOS, make_demo
 from core.errors import ConfigError, DataError, WorkbenchError
-from core.formats import FORMATS, TABLE_FORMATS
+from core.formats import FORMATS, TABLE_FORMATS, decode_text
 from core.records import TokenExample
 from core.schemes import (Diagnostic, Fix, apply_fix, describe_scheme, detect_scheme, diagnose,
                           fixes, summarize_diagnostics)
 from core.spans import SCHEMES, split_tag, to_spans
-from engine.data import check_records, read_records, reader_task, resolve_format, split_records
+from engine.data import (check_records, guess_columns, read_records, reader_task, resolve_format,
+                         split_records)
 from engine import actions
 from engine.store import Store
 from pages.common import acting_user, can, get_store, show_error, type_colour, type_colours
@@ -37,6 +39,7 @@ MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
 UPLOAD_TYPES = ["conll", "txt", "iob", "bio", "tsv", "jsonl", "json", "csv", "parquet"]
 TASKS = {"ner": "NER (a tag per word)", "classification": "Classification (one label per text)",
          "multilabel": "Multi-label classification"}
+TASK_SHORT = {"ner": "NER", "classification": "classification", "multilabel": "multi-label"}
 SOURCES = ("Demo", "Stored dataset", "Upload", "Paste")
 SPLITS = ("train", "dev", "test")
 NER_AUGMENTERS = ("token_replacement.v1", "mention_replacement.v1",
@@ -45,6 +48,30 @@ TEXT_AUGMENTERS = ("eda.v1",)
 PREVIEW_PAIRS = 10
 PREVIEW_SOURCE = 200  # training examples the preview augments (the pools use all of train)
 FIRST_PER_CODE = 5
+ENCODING_PREVIEW_LINES = 5  # lines shown of a file read as Windows-1252 before it is used
+PREVIEW_LINE_CHARS = 160
+# extensions that name CoNLL-style NER files and nothing else (.txt is anyone's guess)
+CONLL_EXTENSIONS = (".conll", ".conllu", ".iob", ".iob2", ".bio", ".bioes", ".ner")
+# what the page's tables call their columns (st.column_config labels; the data keeps its keys)
+COLUMN_LABELS = {
+    "split": "Split", "train": "Train", "dev": "Dev", "test": "Test",
+    "sentences": "Sentences", "tokens": "Tokens", "entities": "Entities",
+    "entity_types": "Entity types", "mean_length": "Mean length (tokens)",
+    "vocab_size": "Vocabulary size", "oov_tokens": "Tokens unseen in train",
+    "oov_rate": "Unseen token rate", "entity_oov_rate": "Unseen entity rate",
+    "unseen_entities": "Entities unseen in train", "unseen_entity_rate": "Unseen entity rate",
+    "examples": "Examples", "labels": "Classes", "mean_words": "Mean length (words)",
+    "mean_chars": "Mean length (characters)", "cardinality": "Labels per text",
+    "label": "Label", "count": "Count", "code": "Finding", "severity": "Severity",
+    "first": "First occurrence", "line": "Line", "sentence": "Sentence", "message": "Message",
+}
+COLUMN_HELP = {
+    "oov_rate": "Share of the split's tokens that never occur in train (OOV).",
+    "entity_oov_rate": "Share of the split's entity mentions that never occur in train.",
+    "unseen_entity_rate": "Share of the split's entity mentions that never occur in train.",
+    "oov_tokens": "Tokens of the split that never occur in train (OOV).",
+    "cardinality": "Mean number of labels per text.",
+}
 
 
 @dataclass(frozen=True)
@@ -58,6 +85,7 @@ class Working:
     fixes: tuple[str, ...] = ()
     original: bytes | None = field(default=None, repr=False)
     original_name: str | None = None
+    converted: tuple[tuple[str, str], ...] = ()  # (file name, encoding) read as that, now UTF-8
 
     @property
     def key(self) -> str:
@@ -102,9 +130,11 @@ def table_columns(data: bytes, name: str, fmt: str = "auto",
 def load_upload(files: dict[str, tuple[str, bytes]], *, task: str, fmt: str = "auto",
                 text_column: str = "text", label_column: str = "label",
                 label_delimiter: str = "|", split: tuple[float, float, int] | None = None,
-                origin: str | None = None) -> Working:
+                origin: str | None = None,
+                converted: tuple[tuple[str, str], ...] = ()) -> Working:
     """A working copy from uploaded files {split: (name, bytes)}; `split` = (dev, test, seed)
-    carves dev/test out of a lone train file."""
+    carves dev/test out of a lone train file. `converted` names the files the user chose to
+    read in another encoding (their bytes here are already UTF-8, and are what is stored)."""
     if "train" not in files:
         raise DataError("no training file", expected="a train file", found="none")
     parsed = {name: parse_file(data, fname, task=task, fmt=fmt, text_column=text_column,
@@ -118,7 +148,7 @@ def load_upload(files: dict[str, tuple[str, bytes]], *, task: str, fmt: str = "a
     digest = hashlib.sha256(b"".join(d for _, d in files.values())).hexdigest()[:16]
     return Working(name=PurePath(train_name).stem or "data", task=task, splits=splits,
                    origin=origin or f"upload:{digest}:{task}:{fmt}:{split}",
-                   original=train_bytes, original_name=train_name)
+                   original=train_bytes, original_name=train_name, converted=tuple(converted))
 
 
 def load_demo(name: str) -> Working:
@@ -133,6 +163,112 @@ def load_stored(store: Store, ds_id: str, name: str, task: str) -> Working:
                    origin=f"dataset:{ds_id}")
 
 
+# ---- which task a file holds; its encoding (no streamlit) ------------------------------------
+
+def _jsonl_kind(data: bytes, scan: int = 2000) -> str | None:
+    """'ner' (records with tokens), 'multilabel' or 'classification' (records with a text;
+    multilabel when one of the first `scan` holds other than one label), None when the
+    first record says neither or does not parse (the reader then says why)."""
+    try:
+        lines = [line for line in data.decode("utf-8-sig").split("\n") if line.strip()]
+        first = json.loads(lines[0])
+    except (UnicodeDecodeError, ValueError, IndexError):
+        return None
+    if not isinstance(first, dict) or ("tokens" in first) == ("text" in first):
+        return None
+    if "tokens" in first:
+        return "ner"
+    for line in lines[:scan]:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            break
+        labels = record.get("labels", record.get("label")) if isinstance(record, dict) else None
+        if isinstance(labels, list) and len(labels) != 1:
+            return "multilabel"
+    return "classification"
+
+
+def suggested_task(data: bytes, name: str, fmt: str, task: str) -> tuple[str, str] | None:
+    """(task, why) when the file can only hold another kind of data than `task` reads, else
+    None: a table (CSV, Parquet, a TSV whose header names 'text') or a JSONL file of texts
+    for NER; a JSONL file of tokens, or a file with a CoNLL extension, for a text task.
+    Only the unambiguous cases: a .txt or header-less .tsv file is left to the reader."""
+    try:
+        resolved = resolve_format(data, name, fmt, task)
+    except Exception:  # noqa: BLE001 - the reader reports the real problem
+        return None
+    shown = f"`{name}`"
+    if task == "ner":
+        if resolved in TABLE_FORMATS:
+            return "classification", (f"{shown} is a {resolved.upper()} table, and tables hold "
+                                      "texts with labels (NER reads CoNLL, or JSONL with "
+                                      "tokens and tags)")
+        kind = _jsonl_kind(data) if resolved == "jsonl" else None
+        if kind in ("classification", "multilabel"):
+            many = " (some with several labels)" if kind == "multilabel" else ""
+            return kind, f"{shown} holds texts with labels{many}, not tokens with tags"
+        return None
+    if resolved == "jsonl" and _jsonl_kind(data) == "ner":
+        return "ner", f"{shown} holds tokens with tags, not texts with labels"
+    if resolved == "conll" and (fmt == "conll" or name.lower().endswith(CONLL_EXTENSIONS)):
+        return "ner", f"{shown} is a CoNLL file, which holds tokens with tags"
+    return None
+
+
+def not_utf8(data: bytes, name: str, fmt: str = "auto") -> DataError | None:
+    """The DataError (where, and the byte at fault) when the one thing wrong with a text
+    file is that it is not valid UTF-8; None when it is UTF-8, or Parquet, or when the
+    reader refuses it first for something else (an image, UTF-16, NUL or control bytes),
+    which the reader then reports in its own words."""
+    if fmt == "parquet" or (data.startswith(b"PAR1") and data.endswith(b"PAR1")):
+        return None
+    try:
+        data.decode("utf-8")
+        return None
+    except UnicodeDecodeError as err:
+        start = err.start
+    try:
+        decode_text(data, name)
+    except DataError as exc:
+        if exc.offset != start or exc.found != f"byte 0x{data[start]:02X}":
+            return None  # refused before the encoding
+    return DataError("the file is not valid UTF-8", source=name,
+                     line=data.count(b"\n", 0, start) + 1, offset=start,
+                     expected="UTF-8 text", found=f"byte 0x{data[start]:02X}")
+
+
+def decode_cp1252(data: bytes, name: str) -> str:
+    """The text of `data` read as Windows-1252 (cp1252, which is Latin-1 plus the printable
+    characters at 0x80-0x9F); DataError at the first byte it leaves undefined."""
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError as err:
+        raise DataError("the file is not Windows-1252 either: it is in another encoding; "
+                        "re-save it as UTF-8", source=name,
+                        line=data.count(b"\n", 0, err.start) + 1, offset=err.start,
+                        expected="a Windows-1252 character",
+                        found=f"byte 0x{data[err.start]:02X}") from None
+
+
+def encoding_preview(text: str, first_bad_line: int | None = None,
+                     lines: int = ENCODING_PREVIEW_LINES) -> str:
+    """The first `lines` lines of `text`, numbered and cut at PREVIEW_LINE_CHARS characters,
+    and the line `first_bad_line` (the first with a byte UTF-8 refused) when it is later."""
+    rows = text.splitlines()
+    wanted = list(range(min(lines, len(rows))))
+    if first_bad_line and first_bad_line - 1 >= len(wanted) and first_bad_line <= len(rows):
+        wanted.append(first_bad_line - 1)
+    out = []
+    for k in wanted:
+        line = rows[k] if len(rows[k]) <= PREVIEW_LINE_CHARS else (
+            rows[k][:PREVIEW_LINE_CHARS] + "…")
+        if out and k != wanted[len(out) - 1] + 1:
+            out.append("   …")
+        out.append(f"{k + 1:>4}  {line}")
+    return "\n".join(out)
+
+
 def fix_working(working: Working, fix: Fix) -> Working:
     """The working copy with `fix` applied to every split."""
     splits = {name: apply_fix(examples, fix) for name, examples in working.splits.items()}
@@ -142,6 +278,8 @@ def fix_working(working: Working, fix: Fix) -> Working:
 def save_working(store: Store, working: Working, name: str) -> str:
     """Store the working copy (with the original upload bytes) and return its dataset id."""
     meta = {"source": working.origin, "fixes": list(working.fixes)}
+    if working.converted:  # e.g. {"notes.csv": "cp1252"}: read so, stored as UTF-8
+        meta["converted_to_utf8"] = dict(working.converted)
     return actions.add_dataset(acting_user(), store, name.strip() or working.name, working.task,
                                working.splits, original=working.original,
                                original_name=working.original_name, meta=meta)
@@ -379,15 +517,15 @@ def _stored_source(store: Store) -> Working | None:
         st.info("No stored datasets yet: load a demo or upload a file, then **Save dataset**.")
         return None
     ds_id = st.selectbox("Stored dataset", list(datasets), key="data.stored",
-                         format_func=lambda i: _describe_dataset(datasets[i]))
+                         format_func=lambda i: describe_dataset(datasets[i]))
     row = datasets[ds_id]
     working = _current()
     if working is None or working.origin != f"dataset:{ds_id}":
         working = _use(load_stored(store, ds_id, row["name"], row["task"]))
     cols = st.columns([3, 1])
     by = row["meta"].get("created_by")
-    cols[0].caption(f'Use it in Train as `dataset:{ds_id}`; stored in `{store.data_dir / ds_id}`'
-                    + (f"; uploaded by {by}." if by else "."))
+    cols[0].caption(f"**{row['name']}** · id `{ds_id}` · use it in Train as `dataset:{ds_id}`; "
+                    f"stored in `{store.data_dir / ds_id}`" + (f"; uploaded by {by}." if by else "."))
     if can("delete dataset") and cols[1].button("Delete this dataset", icon="🗑️", key="data.delete"):
         st.session_state["data.confirm_delete"] = ds_id
     if st.session_state.get("data.confirm_delete") == ds_id:
@@ -421,13 +559,17 @@ def _confirm_delete(store: Store, row: dict) -> None:
             st.rerun()
 
 
-def _describe_dataset(row: dict) -> str:
-    sizes = ", ".join(f"{k} {v}" for k, v in row["meta"].get("splits", {}).items())
-    return f"{row['name']} · {row['task']} · {sizes} · {row['id']}"
+def describe_dataset(row: dict) -> str:
+    """A stored dataset for people: its name first, then task and sizes; the id last."""
+    sizes = ", ".join(f"{k} {v:,}" for k, v in row["meta"].get("splits", {}).items())
+    return f"{row['name']} ({TASK_SHORT.get(row['task'], row['task'])}: {sizes}) · id {row['id']}"
 
 
 def _file_source(paste: bool) -> Working | None:
     """Upload (or paste) a file with its task, format and column options."""
+    pending = st.session_state.pop("data.task_pending", None)
+    if pending in TASKS:  # set before the selectbox exists (see _follow_the_file)
+        st.session_state["data.task"] = pending
     cols = st.columns(3)
     task = cols[0].selectbox("Task", list(TASKS), format_func=TASKS.get, key="data.task")
     fmt = cols[1].selectbox("Format", ("auto",) + FORMATS, key="data.format",
@@ -435,6 +577,12 @@ def _file_source(paste: bool) -> Working | None:
     files = _pasted_files(fmt) if paste else _uploaded_files()
     if files is None:
         return None
+    converted: tuple[tuple[str, str], ...] = ()
+    if not paste:  # pasted text is UTF-8 already
+        files, converted = _encoding_controls(files, fmt)
+        if files is None:
+            return None
+    _follow_the_file(files["train"], fmt, task)
     text_column, label_column, delimiter = "text", "label", "|"
     if task != "ner":
         text_column, label_column, delimiter = _column_controls(*files["train"], fmt, task)
@@ -449,22 +597,86 @@ def _file_source(paste: bool) -> Working | None:
         with st.spinner("Reading the file…"):
             working = _use(load_upload(files, task=task, fmt=fmt, text_column=text_column,
                                        label_column=label_column, label_delimiter=delimiter,
-                                       split=split, origin=origin))
+                                       split=split, origin=origin, converted=converted))
     return working
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def _follow_the_file(train: tuple[str, bytes], fmt: str, task: str) -> None:
+    """Switch the Task selector when the training file can only hold another kind of data
+    (suggested_task), once per file, and say so; the switch reruns the page."""
+    name, data = train
+    note = st.session_state.get("data.task_note")
+    if note and note[0] == _digest(data):
+        st.info(note[1])
+        return  # switched for this file already: a later choice is the user's
+    switch = suggested_task(data, name, fmt, task)
+    if switch is None:
+        return
+    new_task, why = switch
+    st.session_state["data.task_pending"] = new_task
+    st.session_state["data.task_note"] = (
+        _digest(data), f"Task switched from {TASKS[task]} to **{TASKS[new_task]}**: {why}.")
+    st.rerun()
+
+
+def _encoding_controls(files: dict[str, tuple[str, bytes]], fmt: str
+                       ) -> tuple[dict[str, tuple[str, bytes]] | None, tuple[tuple[str, str], ...]]:
+    """The files with UTF-8 bytes, and which were converted; None while a file that is not
+    UTF-8 waits for the user's choice. Such a file gets its error (where, and the byte at
+    fault), a preview of its first lines read as Windows-1252 and a box to read it so:
+    never guessed. A new file needs a new choice (the box's key holds its digest)."""
+    out: dict[str, tuple[str, bytes]] = {}
+    converted: list[tuple[str, str]] = []
+    waiting = False
+    for split, (name, data) in files.items():
+        problem = not_utf8(data, name, fmt)
+        if problem is None:
+            out[split] = (name, data)
+            continue
+        try:
+            text = decode_cp1252(data, name)
+        except DataError as exc:
+            show_error(problem)
+            show_error(exc)
+            waiting = True
+            continue
+        key = f"data.encoding.{split}.{_digest(data)}"
+        if not st.session_state.get(key):
+            show_error(problem)
+        with st.container(border=True):
+            st.markdown(f"`{name}` read as **Latin-1 / Windows-1252** (its first lines, and the "
+                        "first line UTF-8 refused):")
+            st.code(encoding_preview(text, problem.line), language=None)
+            st.caption("Files saved by Excel or older Windows programs are often Windows-1252. "
+                       "Nothing is guessed: if the text above reads right, tick the box.")
+            chosen = st.checkbox(f"Re-read `{name}` as Latin-1 / Windows-1252 (cp1252)", key=key,
+                                 help="Converts the file to UTF-8; saving stores the UTF-8 text.")
+        if chosen:
+            st.info(f"`{name}` read as Windows-1252 and converted to UTF-8; saving stores the "
+                    "UTF-8 text.")
+            out[split] = (name, text.encode("utf-8"))
+            converted.append((name, "cp1252"))
+        else:
+            waiting = True
+    return (None if waiting else out), tuple(converted)
 
 
 def _column_controls(name: str, data: bytes, fmt: str, task: str) -> tuple[str, str, str]:
     """(text column, label column, label delimiter): selectors over a table's header, else
     free text (JSONL fields)."""
     columns = table_columns(data, name, fmt, task)
+    guessed = guess_columns(columns) if columns else ("text", "label")  # as `validate` guesses
     cols = st.columns(3)
     picked = []
     for box, key, label, default in ((cols[0], "data.text_column", "Text column", "text"),
                                      (cols[1], "data.label_column", "Label column", "label")):
         if columns:
             if st.session_state.get(key) not in columns:
-                st.session_state[key] = default if default in columns else columns[len(picked)
-                                                                                  % len(columns)]
+                st.session_state[key] = guessed[len(picked)]
             picked.append(box.selectbox(label, columns, key=key))
         else:
             st.session_state.setdefault(key, default)
@@ -524,26 +736,52 @@ def _overview_section(working: Working) -> None:
     st.subheader(f"{working.name}")
     note = f" · fixes applied: {', '.join(working.fixes)}" if working.fixes else ""
     st.caption(f"{TASKS[working.task]} · from {_describe_origin(working)}{note}")
-    frame = _summary(working.key, working.task, working.splits)
-    st.dataframe(frame, hide_index=True, column_config=_rate_columns(frame))
+    _table(_summary(working.key, working.task, working.splits))
 
 
 def _describe_origin(working: Working) -> str:
-    """Where the working copy came from, for people: `demo:…`, `dataset:…` or the file name."""
+    """Where the working copy came from, for people: the demo, the stored dataset by name
+    (its reference after it), or the uploaded file (and the encoding it was read in)."""
     if working.origin.startswith("upload:"):
-        return f"the upload `{working.original_name}`"
+        read = "".join(f"; `{n}` read as {_ENCODING_NAMES.get(e, e)}, converted to UTF-8"
+                       for n, e in working.converted)
+        return f"the upload `{working.original_name}`{read}"
+    if working.origin.startswith("dataset:"):
+        return f"the stored dataset **{working.name}** (`{working.origin}`)"
+    if working.origin.startswith("demo:"):
+        return f"the demo **{working.name}**"
     return f"`{working.origin}`"
 
 
-def _rate_columns(frame: pl.DataFrame) -> dict:
-    """Percent formatting for *_rate columns and 1-decimal means."""
+_ENCODING_NAMES = {"cp1252": "Windows-1252"}
+
+
+def column_label(name: str) -> str:
+    """What a table calls column `name`: COLUMN_LABELS, else the key in words."""
+    if name in COLUMN_LABELS:
+        return COLUMN_LABELS[name]
+    words = name.replace("_", " ").strip()
+    words = " ".join("OOV" if w.lower() == "oov" else w for w in words.split(" "))
+    return words[:1].upper() + words[1:]
+
+
+def _columns(frame: pl.DataFrame) -> dict:
+    """column_config for every column of `frame`: a human label (the data keeps its keys),
+    percent formatting for *_rate columns and 1-decimal means."""
     config = {}
     for name in frame.columns:
+        label, help_ = column_label(name), COLUMN_HELP.get(name)
         if name.endswith("_rate"):
-            config[name] = st.column_config.NumberColumn(name, format="percent")
+            config[name] = st.column_config.NumberColumn(label, format="percent", help=help_)
         elif name.startswith("mean") or name == "cardinality":
-            config[name] = st.column_config.NumberColumn(name, format="%.1f")
+            config[name] = st.column_config.NumberColumn(label, format="%.1f", help=help_)
+        else:
+            config[name] = st.column_config.Column(label, help=help_)
     return config
+
+
+def _table(frame: pl.DataFrame) -> None:
+    st.dataframe(frame, hide_index=True, column_config=_columns(frame))
 
 
 def _diagnostics_section(working: Working) -> None:
@@ -559,17 +797,15 @@ def _diagnostics_section(working: Working) -> None:
         by_code = {}
         for d in diags:
             by_code.setdefault(d.code, []).append(d)
-        st.dataframe(pl.DataFrame([{"code": code, "severity": ds[0].severity, "count": len(ds),
-                                    "first": ds[0].message} for code, ds in by_code.items()]),
-                     hide_index=True)
+        _table(pl.DataFrame([{"code": code, "severity": ds[0].severity, "count": len(ds),
+                              "first": ds[0].message} for code, ds in by_code.items()]))
         rows = [{"severity": d.severity, "code": d.code, "split": d.source, "line": d.line,
                  "sentence": d.sentence, "message": d.message}
                 for ds in by_code.values() for d in ds[:FIRST_PER_CODE]]
         with st.expander(f"First {FIRST_PER_CODE} findings of each kind, with line numbers"):
-            st.dataframe(pl.DataFrame(rows, schema={"severity": pl.String, "code": pl.String,
-                                                    "split": pl.String, "line": pl.Int64,
-                                                    "sentence": pl.Int64, "message": pl.String}),
-                         hide_index=True)
+            _table(pl.DataFrame(rows, schema={"severity": pl.String, "code": pl.String,
+                                              "split": pl.String, "line": pl.Int64,
+                                              "sentence": pl.Int64, "message": pl.String}))
     else:
         st.success("No problems found.")
     offered = fixes(diags, scheme)
@@ -626,8 +862,7 @@ def _ner_statistics(working: Working) -> None:
             column=alt.Column("split:N", sort=list(working.splits), title=None),
             tooltip=["split", "label", "count"]).properties(width=220)
         st.altair_chart(chart)
-        st.dataframe(labels.pivot(on="split", index="label", values="count").fill_null(0),
-                     hide_index=True)
+        _table(labels.pivot(on="split", index="label", values="count").fill_null(0))
     with tabs[2]:
         st.altair_chart(_histogram(data["sentence_lengths"], "length", "sentences",
                                    "tokens per sentence", list(working.splits)))
@@ -640,8 +875,7 @@ def _ner_statistics(working: Working) -> None:
             tooltip=["split", "type", "length", "entities"]).properties(width=180, height=200)
         st.altair_chart(chart)
     with tabs[4]:
-        vocab = data["vocabulary"]
-        st.dataframe(vocab, hide_index=True, column_config=_rate_columns(vocab))
+        _table(data["vocabulary"])
         st.caption("OOV: tokens (and entity mentions) of a split that never occur in train.")
 
 
@@ -657,8 +891,7 @@ def _text_statistics(working: Working) -> None:
             color=alt.Color("split:N", sort=splits), tooltip=["split", "label", "count"]
         ).properties(height=260)
         st.altair_chart(chart, width="stretch")
-        st.dataframe(data["classes"].pivot(on="split", index="label", values="count").fill_null(0),
-                     hide_index=True)
+        _table(data["classes"].pivot(on="split", index="label", values="count").fill_null(0))
     with tabs[1]:
         st.altair_chart(_histogram(data["lengths"], "words", "texts", "words per text", splits))
     if multilabel:
@@ -715,13 +948,13 @@ def _augmentation_section(store: Store, working: Working) -> None:
             with st.spinner("Augmenting the training split…"):
                 ds_id, added = save_augmented(store, working, method, seed=seed, p=p, n=n,
                                               synonyms=parse_synonyms(synonyms))
-            st.session_state["data.saved_aug"] = (ds_id, added)
+            st.session_state["data.saved_aug"] = (ds_id, added, f"{working.name}-aug")
         except WorkbenchError as exc:
             show_error(exc)
     saved = st.session_state.get("data.saved_aug")
     if saved:
-        st.success(f"Saved the augmented set ({saved[1]} new training examples) as "
-                   f"`dataset:{saved[0]}`.")
+        st.success(f"Saved the augmented set **{saved[2]}** ({saved[1]} new training "
+                   f"examples); use it in Train as `dataset:{saved[0]}`.")
 
 
 def _save_section(store: Store, working: Working) -> None:
@@ -732,13 +965,16 @@ def _save_section(store: Store, working: Working) -> None:
     cols[1].write("")
     if cols[1].button("Save dataset", type="primary", key="data.save"):
         try:
-            st.session_state["data.saved"] = save_working(store, working, name)
+            ds_id = save_working(store, working, name)
+            st.session_state["data.saved"] = (ds_id, name.strip() or working.name)
         except WorkbenchError as exc:
             show_error(exc)
     saved = st.session_state.get("data.saved")
     if saved:
-        st.success(f"Saved. Use it in **Train** as the training data `dataset:{saved}`.")
-        st.code(f'train = "dataset:{saved}"', language="toml")
+        ds_id, saved_name = saved
+        st.success(f"Saved **{saved_name}**. Use it in **Train** as the training data "
+                   f"`dataset:{ds_id}`.")
+        st.code(f'train = "dataset:{ds_id}"', language="toml")
 
 
 if __name__ == "__main__":  # opened as a legacy pages/ script: let app.py route the URL

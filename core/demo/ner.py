@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from core.demo.common import (SPLITS, UNSEEN_RATE, Pool, capitalise, hold_out, require,
                               split_counts)
-from core.demo.ner_templates import (BODY_T, FILLERS, GENRES, HEADLINE_T, PERSON_FORMS,
-                                     PLACE_SLOT, POOL_SLOTS, SURNAME_SLOT, Template)
+from core.demo.ner_templates import (BODY_T, FILLERS, GENRES, HEADLINE_T, LATE_FILLERS,
+                                     PERSON_FORMS, PLACE_SLOT, POOL_SLOTS, SURNAME_SLOT,
+                                     Template)
 from core.demo.words_misc import SMALL_WORDS
 from core.demo.words_orgs import COMPANIES, EVENTS, INSTITUTIONS, PRODUCTS, TEAMS
 from core.demo.words_people import FIRST_NAMES, LANGUAGES, NATIONALITIES, SURNAMES
@@ -46,13 +47,18 @@ def _draw_ner_names(rng: random.Random) -> _NerNames:
 
 
 class _DocWriter:
-    """Writes the sentences of one document; keeps a small cast of people, firms and places."""
+    """Writes the sentences of one document; keeps a small cast of people, firms and places.
+
+    `late` is the rng of the LATE_FILLERS (a second stream, so that adding one left every
+    draw of `rng`, and so every other sentence, as it was).
+    """
 
     LOWER_MENTION_RATE = 0.05
     CAST_RATE = 0.55
 
-    def __init__(self, rng: random.Random, names: _NerNames, unseen_rate: float):
-        self.rng, self.names, self.unseen = rng, names, unseen_rate
+    def __init__(self, rng: random.Random, names: _NerNames, unseen_rate: float,
+                 late: random.Random):
+        self.rng, self.names, self.unseen, self.late = rng, names, unseen_rate, late
         self.people = [self._new_person() for _ in range(3)]
         self.firms = [self._company() for _ in range(2)]
         self.places = [self._place() for _ in range(2)]
@@ -122,7 +128,8 @@ class _DocWriter:
                 tags.append("O")
                 continue
             found = self.entity(value)
-            words = (found[0] if found else FILLERS[value](self.rng)).split()
+            filler_rng = self.late if value in LATE_FILLERS else self.rng
+            words = (found[0] if found else FILLERS[value](filler_rng)).split()
             if modifier == "upper":
                 words = [w.upper() for w in words]
             if found and casing == "normal" and self.rng.random() < self.LOWER_MENTION_RATE:
@@ -150,10 +157,10 @@ def _apply_casing(tokens: list[str], casing: str) -> list[str]:
     return out
 
 
-def _write_document(rng: random.Random, names: _NerNames, size: int,
-                    unseen_rate: float) -> list[tuple[list[str], list[str]]]:
+def _write_document(rng: random.Random, names: _NerNames, size: int, unseen_rate: float,
+                    late: random.Random) -> list[tuple[list[str], list[str]]]:
     """`size` sentences of one document of a random genre, often opening with a headline."""
-    writer = _DocWriter(rng, names, unseen_rate)
+    writer = _DocWriter(rng, names, unseen_rate, late)
     genre = rng.choice(GENRES)
     sentences = []
     if rng.random() < 0.7:
@@ -193,6 +200,7 @@ def make_ner_demo(*, seed: int = 0, n_sentences: int = 3000) -> dict[str, list[T
     """
     require("n_sentences", n_sentences, 10, "so that every split gets a document")
     rng = random.Random(seed)
+    late = random.Random(f"demo-ner:{seed}:late-fillers")  # str seeds are stable (sha512)
     names = _draw_ner_names(rng)
     sizes = _doc_sizes(rng, n_sentences)
     out: dict[str, list[TokenExample]] = {s: [] for s in SPLITS}
@@ -201,6 +209,6 @@ def make_ner_demo(*, seed: int = 0, n_sentences: int = 3000) -> dict[str, list[T
         unseen = 0.0 if split == "train" else UNSEEN_RATE
         doc = next_doc[split]
         next_doc[split] += 1
-        for tokens, tags in _write_document(rng, names, size, unseen):
+        for tokens, tags in _write_document(rng, names, size, unseen, late):
             out[split].append(TokenExample(tuple(tokens), tuple(tags), doc=doc))
     return out

@@ -12,6 +12,9 @@ from core.demo.words_people import TITLES
 # One sentence per line; tokens separated by spaces (punctuation already split, CoNLL-like).
 # {SLOT} is filled by ner._DocWriter; entity slots: PER PERF PERL ORG CO TEAM CLUB (a city as a
 # sports club: ORG) LOC CITY COUNTRY NAT LANG EVENT PRODUCT; the rest are non-entity fillers.
+# A slot is a whole token ({SLOT} or {SLOT:upper}): text glued to it ("{NUM}th") would be
+# a literal that keeps its braces, so _parse_template refuses it; write a filler instead
+# ({MINUTE} gives "42nd").
 _BODY = {
     "business": lines("""
 {CO} said on {DAY} it would cut {NUM} jobs at its plant in {LOC} .
@@ -81,7 +84,7 @@ Can {TEAM} stop {PER} on {DAY} ?
 Standings : {TEAM} {NUM} , {TEAM} {NUM} , {TEAM} {NUM} .
 {CITY} will host the {EVENT} in {YEAR} .
 Attendance : {BIGNUM}
-{PERL} , who scored in the {NUM}th minute , was later sent off .
+{PERL} , who scored in the {MINUTE} minute , was later sent off .
 Final score : {TEAM} {SCORE} .
 {COUNTRY} beat {COUNTRY} {SCORE} in a friendly in {CITY} .
 {CLUB} , who lost {SCORE} last week , host {TEAM} on {DAY} .
@@ -169,10 +172,17 @@ Template = tuple[tuple[str, str, str], ...]  # (kind 'lit'|'slot', text or slot 
 
 
 def _parse_template(line: str) -> Template:
-    """Tokens of one template line, each a literal or a slot with an optional modifier."""
+    """Tokens of one template line, each a literal or a slot with an optional modifier.
+
+    ValueError for a literal holding a brace ("{NUM}th", "{Num}"): it would reach the data
+    as written, placeholder and all.
+    """
     parts = []
     for token in line.split():
         m = _SLOT.match(token)
+        if m is None and ("{" in token or "}" in token):
+            raise ValueError(f"NER demo template {line!r}: {token!r} is not a slot; a slot "
+                             "is a whole token, {NAME} or {NAME:upper}")
         parts.append(("slot", m.group(1), m.group(2) or "") if m else ("lit", token, ""))
     return tuple(parts)
 
@@ -200,6 +210,12 @@ def _draw_score(rng: random.Random) -> str:
     return f"{goals}-{goals}"
 
 
+def ordinal(n: int) -> str:
+    """'1st', '2nd', '3rd', '4th', ..., '11th', '12th', '13th', ..., '21st', ..."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 # Non-entity slots: numbers, dates, scores, titles; each draws its text from the rng.
 FILLERS: dict[str, Callable[[random.Random], str]] = {
     "NUM": lambda r: str(r.randint(2, 99)) if r.random() < 0.7 else r.choice(NUMBER_WORDS),
@@ -223,4 +239,8 @@ FILLERS: dict[str, Callable[[random.Random], str]] = {
     "ISODATE": lambda r: f"{r.randint(1990, 2025)}-{r.randint(1, 12):02d}-{r.randint(1, 28):02d}",
     "TITLE": lambda r: r.choice(TITLES),
     "SPORT": lambda r: r.choice(SPORTS),
+    "MINUTE": lambda r: ordinal(r.randint(1, 90)),
 }
+# Fillers added after the demo data was first published: they draw from the generator's
+# second rng (ner._DocWriter.late), so adding one changed no other sentence of any seed.
+LATE_FILLERS = frozenset({"MINUTE"})

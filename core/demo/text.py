@@ -13,12 +13,23 @@ _FILL = re.compile(r"\{(\w+)\}")
 
 
 def fill(rng: random.Random, template: str, fillers: dict[str, Pool], unseen: float) -> str:
-    """Template with each {slot} replaced by a draw from its pool (fillers may nest once)."""
+    """Template with each {slot} replaced by a draw from its pool (fillers may nest twice).
+
+    ValueError for a slot with no pool, or a brace left over (a slot nested deeper, or a
+    malformed one such as "{ name}"): a placeholder never reaches the data.
+    """
+    def draw(m: re.Match) -> str:
+        if m.group(1) not in fillers:
+            raise ValueError(f"demo template {template!r}: no filler for {{{m.group(1)}}}")
+        return str(fillers[m.group(1)].draw(rng, unseen))
+
     text = template
     for _ in range(3):
         if "{" not in text:
             break
-        text = _FILL.sub(lambda m: str(fillers[m.group(1)].draw(rng, unseen)), text)
+        text = _FILL.sub(draw, text)
+    if "{" in text or "}" in text:
+        raise ValueError(f"demo template {template!r} left a brace in {text!r}")
     return text
 
 

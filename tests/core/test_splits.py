@@ -261,3 +261,152 @@ def test_classification_seeds_differ():
     results = {tuple(ex.text for ex in split_classification(examples, seed=s)["dev"])
                for s in range(10)}
     assert len(results) >= 9
+
+
+# ---------------------------------------------------------------------------- repeated examples
+# Identical examples (core.splits.duplicate_key) always share a split. Stated tolerance: each
+# split's size is within 2 * (largest group - 1) + 1 of its share (per class when
+# stratified); without repeats the exact floor/ceiling properties above still hold.
+
+from core.splits import duplicate_groups, duplicate_key  # noqa: E402
+
+
+def tolerance(examples) -> int:
+    return 2 * (max((len(g) for g in duplicate_groups(examples)), default=1) - 1) + 1
+
+
+def assert_no_key_in_two_splits(out: dict[str, list]) -> None:
+    owner: dict = {}
+    for name, part in out.items():
+        for ex in part:
+            assert owner.setdefault(duplicate_key(ex), name) == name, (ex, owner[duplicate_key(ex)])
+
+
+@SETTINGS
+@given(ids=st.lists(st.integers(0, 40), max_size=120), fracs=fractions(),
+       seed=st.integers(0, 2**32 - 1))
+def test_sentence_split_keeps_repeated_sentences_on_one_side(ids, fracs, seed):
+    examples = [TokenExample((f"w{v}", "."), ("O", "O"), line=i + 1) for i, v in enumerate(ids)]
+    try:
+        out = split_ner(examples, fractions=fracs, seed=seed)
+    except ConfigError as error:
+        # legitimate only when there are too few distinct sentences for the non-zero splits
+        assert "too few" in str(error) or "cannot fill" in str(error)
+        assert len(set(ids)) < 3 * sum(f > 0 for f in fracs) or any(
+            0 < f * len(ids) < tolerance(examples) for f in fracs), error
+        return
+    assert_partition(examples, out)
+    assert_no_key_in_two_splits(out)
+    for size, f in zip(sizes(out), fracs):
+        assert abs(size - f * len(ids)) <= tolerance(examples)
+    assert out == split_ner(examples, fractions=fracs, seed=seed)
+
+
+@SETTINGS
+@given(ids=st.lists(st.integers(0, 50), max_size=150), fracs=fractions(),
+       seed=st.integers(0, 2**32 - 1), noise=st.booleans())
+def test_classification_keeps_repeated_texts_on_one_side(ids, fracs, seed, noise):
+    # the label follows the text; `noise` writes some copies with other case and spacing
+    def write(i, v):
+        return f"  Text   {v} " if noise and i % 2 else f"text {v}"
+    examples = [TextExample(write(i, v), ("abc"[v % 3],), line=i + 1) for i, v in enumerate(ids)]
+    try:
+        out = split_classification(examples, fractions=fracs, seed=seed)
+    except ConfigError:
+        return  # too few distinct texts per class for a split: covered by the tests above
+    assert_partition(examples, out)
+    assert_no_key_in_two_splits(out)
+    needed = sum(f > 0 for f in fracs)
+    for label in "abc":
+        members = [ex for ex in examples if ex.labels == (label,)]
+        if len(members) < needed:
+            continue
+        for name, f in zip(SPLIT_NAMES, fracs):
+            got = sum(ex.labels == (label,) for ex in out[name])
+            assert abs(got - f * len(members)) <= tolerance(members)
+    assert out == split_classification(examples, fractions=fracs, seed=seed)
+
+
+@SETTINGS
+@given(doc_sizes=st.lists(st.integers(1, 8), min_size=3, max_size=30),
+       vocab=st.integers(5, 200), fracs=fractions(), seed=st.integers(0, 2**32 - 1),
+       data=st.data())
+def test_document_split_joins_documents_that_share_a_sentence(doc_sizes, vocab, fracs, seed,
+                                                              data):
+    ids = data.draw(st.lists(st.integers(0, vocab), min_size=sum(doc_sizes),
+                             max_size=sum(doc_sizes)))
+    docs = [d for d, size in enumerate(doc_sizes) for _ in range(size)]
+    examples = [TokenExample((f"w{v}",), ("O",), doc=d, line=i + 1)
+                for i, (v, d) in enumerate(zip(ids, docs))]
+    try:
+        out = split_ner(examples, fractions=fracs, seed=seed, by="document")
+    except ConfigError as error:
+        assert "before joining those that share a sentence" in str(error)
+        return
+    assert_partition(examples, out)
+    assert_no_key_in_two_splits(out)
+    owner: dict[int, str] = {}
+    for name, part in out.items():
+        for ex in part:
+            assert owner.setdefault(ex.doc, name) == name  # documents stay whole
+    assert out == split_ner(examples, fractions=fracs, seed=seed)  # what "auto" does here
+    for size, f in zip(sizes(out), fracs):
+        assert (size > 0) == (f > 0)
+    assert out == split_ner(examples, fractions=fracs, seed=seed)
+
+
+def test_the_issue_case_17_repeated_sentences_stay_out_of_dev():
+    # 200 distinct sentences and 17 that occur twice, split as the Data page does
+    from core.schemes import diagnose
+    examples = [TokenExample((f"u{i}", "said", "."), ("B-PER", "O", "O")) for i in range(200)]
+    examples += [TokenExample((f"d{i}", "won", "."), ("B-ORG", "O", "O"))
+                 for i in range(17) for _ in range(2)]
+    for seed in range(20):
+        out = split_ner(examples, fractions=(0.8, 0.1, 0.1), seed=seed)
+        assert_no_key_in_two_splits(out)
+        assert not [d for d in diagnose(out) if d.code == "duplicate-across-splits"]
+        for size, ideal in zip(sizes(out), (187.2, 23.4, 23.4)):
+            assert abs(size - ideal) <= 3
+
+
+def test_document_split_joins_a_chain_of_documents_and_says_so_when_too_few_remain():
+    # docs 0-1 share "a", docs 1-2 share "b": one unit; doc 3 and doc 4 alone
+    tokens = [["a", "x0"], ["a", "b"], ["b", "x2"], ["x3", "x3b"], ["x4"]]
+    examples = [TokenExample((t,), ("O",), doc=d) for d, ts in enumerate(tokens) for t in ts]
+    out = split_ner(examples, fractions=(0.6, 0.2, 0.2), seed=0)
+    assert_no_key_in_two_splits(out)
+    placed = {name: {ex.doc for ex in part} for name, part in out.items()}
+    assert {0, 1, 2} <= placed["train"]
+    few = examples[:7]  # docs 0-2 joined, doc 3: two units for three splits
+    with pytest.raises(ConfigError, match=r"2 documents \(4 before joining those that share a "
+                                          r"sentence; split by sentence instead\) cannot fill 3"):
+        split_ner(few, fractions=(0.6, 0.2, 0.2), seed=0, by="document")
+    # "auto" splits such data by sentence instead, copies still together
+    out = split_ner(few, fractions=(0.6, 0.2, 0.2), seed=0)
+    assert_no_key_in_two_splits(out)
+    assert all(out.values())
+
+
+def test_duplicate_key_normalises_text_but_not_tokens():
+    assert duplicate_key(TextExample("Hello  World ", ("a",))) == duplicate_key(
+        TextExample("hello world", ("b",)))
+    assert duplicate_key(TextExample("ﬁne", ("a",))) == duplicate_key(TextExample("fine", ("a",)))
+    assert duplicate_key(TextExample("a", ("x",), text_pair="b")) != duplicate_key(
+        TextExample("a", ("x",), text_pair="c"))
+    assert duplicate_key(TokenExample(("EU",), ("O",))) != duplicate_key(
+        TokenExample(("eu",), ("O",)))
+    assert duplicate_key(TokenExample((), ())) is None
+
+
+def test_repeats_with_conflicting_labels_follow_their_first_copy():
+    examples = texts([("a",)] * 30 + [("b",)] * 30)
+    examples += [TextExample("same words", ("a",)), TextExample("Same words", ("b",))]
+    for seed in range(10):
+        out = split_classification(examples, seed=seed)
+        assert_no_key_in_two_splits(out)
+
+
+def test_too_few_distinct_sentences_are_named_as_such():
+    examples = [TokenExample(("same",), ("O",))] * 10 + [TokenExample(("other",), ("O",))]
+    with pytest.raises(ConfigError, match=r"11 sentences \(2 distinct\) cannot fill 3"):
+        split_ner(examples, seed=0)

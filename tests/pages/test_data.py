@@ -258,3 +258,246 @@ def test_upload_and_training_path_read_alike(tmp_path, name, content, task):
     path = tmp_path / name
     path.write_bytes(content)
     assert outcome(lambda: page.parse_file(content, name, task=task)) == outcome(engine_read)
+
+
+# ---- the task follows the file when the file can only hold the other kind of data ------------
+
+def _parquet(rows: list[tuple[str, str]]) -> bytes:
+    from core.formats import write_table
+    from core.records import TextExample
+    return write_table([TextExample(t, (lab,)) for t, lab in rows], "parquet")
+
+
+TEXT_ROWS = [("hello there", "greet"), ("bye now", "leave"), ("hi", "greet")]
+
+
+@pytest.mark.parametrize("name, content, start, expected", [
+    ("intents.csv", b"text,label\nhello there,greet\nbye now,leave\nhi,greet\n", "ner",
+     "classification"),
+    ("intents.tsv", b"text\tlabel\nhello there\tgreet\nbye now\tleave\nhi\tgreet\n", "ner",
+     "classification"),
+    ("intents.parquet", _parquet(TEXT_ROWS), "ner", "classification"),
+    ("intents.jsonl", b'{"text": "hello there", "label": "greet"}\n{"text": "bye", "label": "x"}\n',
+     "ner", "classification"),
+    ("tickets.jsonl", b'{"text": "refund", "labels": ["billing"]}\n'
+                      b'{"text": "late and broken", "labels": ["shipping", "technical"]}\n',
+     "ner", "multilabel"),
+    ("news.jsonl", b'{"tokens": ["EU", "rejects"], "tags": ["B-ORG", "O"]}\n', "classification",
+     "ner"),
+    ("news.conll", b"EU B-ORG\nrejects O\n", "multilabel", "ner"),
+])
+def test_upload_of_the_other_kind_of_data_switches_the_task_and_says_so(home, name, content,
+                                                                       start, expected):
+    at = _app().run()
+    at.radio(key="data.source").set_value("Upload").run()
+    at.selectbox(key="data.task").set_value(start).run()
+    at.file_uploader(key="data.upload.train").set_value((name, content, "text/plain")).run()
+    at.checkbox(key="data.split").uncheck().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="data.task").value == expected
+    assert at.session_state["data.working"].task == expected
+    [note] = [i.value for i in at.info if "Task switched" in i.value]
+    assert page.TASKS[start] in note and page.TASKS[expected] in note and name in note
+
+
+def test_the_task_switch_happens_once_per_file_so_the_user_can_still_choose(home):
+    at = _app().run()
+    at.radio(key="data.source").set_value("Upload").run()
+    at.file_uploader(key="data.upload.train").set_value(
+        ("t.csv", b"text,label\nhi,a\nyo,b\n", "text/plain")).run()
+    assert at.selectbox(key="data.task").value == "classification"
+    at.selectbox(key="data.task").set_value("ner").run()  # the user insists: the reader says no
+    assert not at.exception
+    assert at.selectbox(key="data.task").value == "ner"
+    assert len(at.error) == 1 and "tables hold classification data" in at.error[0].value
+
+
+@pytest.mark.parametrize("name, content, task", [
+    ("a.txt", b"text label\nhi a\n", "classification"),   # .txt: CoNLL or not, a guess
+    ("x.tsv", b"EU\tB-ORG\nrejects\tO\n", "ner"),          # header-less TSV: CoNLL columns
+    ("t.csv", b"text,label\nhi,a\n", "multilabel"),        # a text task already
+    ("a.jsonl", b'{"id": 1}\n', "ner"),                      # neither: the reader says why
+])
+def test_no_switch_when_the_file_does_not_say_which_task(name, content, task):
+    assert page.suggested_task(content, name, "auto", task) is None
+
+
+def test_pasted_csv_switches_too(home):
+    at = _app().run()
+    at.radio(key="data.source").set_value("Paste").run()
+    at.text_area(key="data.paste").set_value("text,label\nhello,greet\nbye,leave\n").run()
+    assert at.selectbox(key="data.task").value == "classification"
+    assert any("Task switched" in i.value for i in at.info)
+
+
+# ---- tables say what their columns are -------------------------------------------------------
+
+def _column_labels(at: AppTest) -> list[tuple[list[str], dict]]:
+    import json
+    return [(list(df.value.columns), json.loads(df.proto.columns or "{}")) for df in at.dataframe]
+
+
+@pytest.mark.parametrize("demo", ["demo-ner", "demo-intent", "demo-multilabel"])
+def test_every_table_column_has_a_human_label(home, demo):
+    at = _app().run()
+    at.selectbox(key="data.demo").set_value(demo).run()
+    assert not at.exception
+    tables = _column_labels(at)
+    assert len(tables) >= 2
+    for columns, config in tables:
+        for column in columns:
+            label = config.get(column, {}).get("label")
+            assert label and "_" not in label, (column, config)
+    labels = {config[c]["label"] for columns, config in tables for c in columns}
+    if demo == "demo-ner":
+        assert {"Entity types", "Unseen token rate", "Vocabulary size"} <= labels
+    else:
+        assert {"Examples", "Mean length (words)", "Labels per text"} <= labels
+
+
+def test_column_label_falls_back_to_words():
+    assert page.column_label("entity_types") == "Entity types"
+    assert page.column_label("new_oov_count") == "New OOV count"
+
+
+# ---- stored datasets go by their name ---------------------------------------------------------
+
+def test_stored_datasets_are_listed_by_name_with_the_id_second(home):
+    store = Store(home)
+    ds_id = store.add_dataset("news wire", "ner",
+                              {"train": [TokenExample(("a", "b"), ("B-X", "O"))] * 3})
+    at = _app().run()
+    at.radio(key="data.source").set_value("Stored dataset").run()
+    [option] = at.selectbox(key="data.stored").options
+    assert option.startswith("news wire (") and option.endswith(f"id {ds_id}")
+    assert "NER" in option and "train 3" in option
+    captions = " ".join(c.value for c in at.caption)
+    assert "the stored dataset **news wire**" in captions
+    assert captions.index("**news wire**") < captions.index(ds_id)
+
+
+def test_saving_names_the_dataset(home):
+    at = _upload(_app().run(), "iob1.conll", IOB1)
+    at.text_input(key="data.save.name").set_value("news").run()
+    _button(at, "Save dataset").click().run()
+    [row] = Store(home).list_datasets()
+    [message] = [s.value for s in at.success if "Saved" in s.value]
+    assert "**news**" in message and f"dataset:{row['id']}" in message
+
+
+# ---- a file that is not UTF-8: an explicit choice to read it as Windows-1252 -----------------
+
+CP1252_CSV = "text,label\ncafé au lait,drink\nnaïve “quote”,adj\n".encode("cp1252")
+
+
+def _upload_classification(at: AppTest, name: str, content: bytes) -> AppTest:
+    at.radio(key="data.source").set_value("Upload").run()
+    at.selectbox(key="data.task").set_value("classification").run()
+    at.file_uploader(key="data.upload.train").set_value((name, content, "text/plain")).run()
+    return at
+
+
+def _encoding_box(at: AppTest):
+    return [c for c in at.checkbox if c.key.startswith("data.encoding.")]
+
+
+def test_non_utf8_upload_offers_windows_1252_with_a_preview_and_stores_utf8(home):
+    at = _upload_classification(_app().run(), "drinks.csv", CP1252_CSV)
+    assert not at.exception
+    [error] = [e.value for e in at.error]
+    assert error.startswith("drinks.csv, line 2, byte 14: the file is not valid UTF-8")
+    assert "0xE9" in error and "café" not in error and "Traceback" not in error
+    assert not at.subheader  # nothing read, nothing drawn, until the user chooses
+    [preview] = [c.value for c in at.code]
+    assert "café au lait,drink" in preview and "naïve “quote”,adj" in preview
+    [box] = _encoding_box(at)
+    assert "Latin-1 / Windows-1252" in box.label
+    box.check().run()
+    at.checkbox(key="data.split").uncheck().run()
+    assert not at.exception and not at.error
+    working = at.session_state["data.working"]
+    assert [ex.text for ex in working.splits["train"]] == ["café au lait", "naïve “quote”"]
+    assert any("converted to UTF-8" in c.value for c in at.caption)
+    _button(at, "Save dataset").click().run()
+    [row] = Store(home).list_datasets()
+    stored = (home / "data" / row["id"] / "original-drinks.csv").read_bytes()
+    assert stored == CP1252_CSV.decode("cp1252").encode("utf-8")
+    assert row["meta"]["converted_to_utf8"] == {"drinks.csv": "cp1252"}
+
+
+def test_the_windows_1252_choice_is_per_file(home):
+    at = _upload_classification(_app().run(), "drinks.csv", CP1252_CSV)
+    _encoding_box(at)[0].check().run()
+    other = "text,label\nthé,drink\n".encode("cp1252")
+    at.file_uploader(key="data.upload.train").set_value(("tea.csv", other, "text/plain")).run()
+    [box] = _encoding_box(at)
+    assert not box.value and at.error  # a new file: a new, explicit choice
+
+
+def test_a_file_that_is_not_windows_1252_either_says_where(home):
+    bad = b"text,label\ncaf\xe9,drink\nx\x81y,z\n"
+    at = _upload_classification(_app().run(), "odd.csv", bad)
+    assert not at.exception and not _encoding_box(at)
+    messages = [e.value for e in at.error]
+    assert messages[0].startswith("odd.csv, line 2, byte 14: the file is not valid UTF-8")
+    assert messages[1].startswith("odd.csv, line 3, byte 23: the file is not Windows-1252 "
+                                  "either") and "0x81" in messages[1]
+
+
+def test_ner_conll_in_windows_1252_reads_after_the_choice(home):
+    conll = "Müller B-PER\nsagte O\n\nKöln B-LOC\n".encode("cp1252")
+    at = _app().run()
+    at.radio(key="data.source").set_value("Upload").run()
+    at.file_uploader(key="data.upload.train").set_value(("de.conll", conll, "text/plain")).run()
+    _encoding_box(at)[0].check().run()
+    at.checkbox(key="data.split").uncheck().run()
+    assert not at.exception and not at.error
+    assert at.session_state["data.working"].splits["train"][0].tokens == ("Müller", "sagte")
+
+
+def test_encoding_preview_numbers_lines_and_adds_the_first_bad_one():
+    text = "\n".join(f"line {i}" for i in range(1, 21))
+    assert page.encoding_preview(text, 2, lines=3) == "   1  line 1\n   2  line 2\n   3  line 3"
+    assert page.encoding_preview(text, 12, lines=2).splitlines() == [
+        "   1  line 1", "   2  line 2", "   …", "  12  line 12"]
+    assert page.not_utf8(b"plain ascii", "a.csv") is None
+    # refused for something else first: the reader's own message, no encoding offer
+    assert page.not_utf8(b"\xff\xfet\x00", "a.csv") is None  # UTF-16
+    assert page.not_utf8(b"\x89PNG\r\n\x1a\n\x00\x00\xff", "a.csv") is None
+    assert page.not_utf8(b"\x1f\x8b\x08\xe9", "a.csv") is None  # gzip
+    assert page.not_utf8(b"x\xe9\x00", "a.csv") is None  # NUL byte
+    assert page.not_utf8(b"text\ncaf\xe9\n", "a.csv").describe() == (
+        "a.csv, line 2, byte 8: the file is not valid UTF-8 (expected UTF-8 text, "
+        "found byte 0xE9)")
+
+
+# ---- the Deploy button ----------------------------------------------------------------------
+
+def test_streamlit_config_hides_the_developer_toolbar():
+    # "viewer" hides the developer options (Deploy, Rerun, Clear cache) from every user;
+    # "minimal" would hide the whole menu, "auto" shows Deploy on localhost
+    import tomllib
+
+    from streamlit import config
+    root = Path(__file__).resolve().parents[2]
+    settings = tomllib.loads((root / ".streamlit" / "config.toml").read_text())
+    assert settings["client"]["toolbarMode"] == "viewer"
+    allowed = config._config_options_template["client.toolbarMode"].description
+    assert '"viewer"' in allowed
+
+
+def test_splitting_an_upload_keeps_its_repeated_sentences_on_one_side(home):
+    # the case: 17 sentences that occur twice, split here with the page's defaults
+    unique = b"".join(f"u{i} B-PER\nsaid O\n\n".encode() for i in range(200))
+    repeated = b"".join(f"d{i} B-ORG\nwon O\n\n".encode() * 2 for i in range(17))
+    at = _upload(_app().run(), "news.conll", unique + repeated, split=True)
+    assert not at.exception and not at.error
+    working = at.session_state["data.working"]
+    assert set(working.splits) == {"train", "dev", "test"}
+    shown = [df.value for df in at.dataframe if "code" in df.value.columns]
+    assert not any("duplicate-across-splits" in list(frame["code"]) for frame in shown)
+    from core.splits import duplicate_key
+    owner: dict = {}
+    for name, part in working.splits.items():
+        for ex in part:
+            assert owner.setdefault(duplicate_key(ex), name) == name
