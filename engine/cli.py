@@ -43,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("file", type=Path)
     v.add_argument("--scheme", help="expected tag scheme (default: detected)")
     v.add_argument("--format", dest="fmt", help="conll, jsonl, csv, tsv or parquet (default: detected)")
+    v.add_argument("--text-column", help="CSV/TSV/Parquet column holding the text "
+                   "(default: guessed from the header, 'text' when present)")
+    v.add_argument("--label-column", help="CSV/TSV/Parquet column holding the label(s) "
+                   "(default: guessed from the header, 'label' when present)")
     v.add_argument("--json", action="store_true", help="print diagnostics as JSON")
 
     c = sub.add_parser("compare", help="is run B better than run A? paired tests per score; "
@@ -68,6 +72,11 @@ def _parser() -> argparse.ArgumentParser:
     ri.add_argument("--json", action="store_true", help="print the counts as one JSON object")
     sv = qs.add_parser("serve", help="run the scheduler in the foreground")
     sv.add_argument("--until-idle", action="store_true", help="exit when nothing is queued or running")
+    sv.add_argument("--executor", choices=("local", "ray"),
+                    help="where the workers run (default: [executor] kind in workbench.toml, "
+                    "else WORKBENCH_EXECUTOR, else local)")
+    sv.add_argument("--address", help="the Ray dashboard's address for --executor ray, e.g. "
+                    "http://HEAD:8265 (default: [executor] address, else RAY_ADDRESS)")
     import importlib
 
     for name in COMMAND_MODULES:
@@ -182,8 +191,10 @@ def _validate(args) -> int:
     from core.records import TokenExample
 
     data = _read_bytes(args.file)
-    fmt = args.fmt or detect_format(args.file.name, data)  # by the file's own name
-    records = read_any(data, str(args.file), fmt=fmt)  # errors name the path as given
+    fmt = args.fmt or detect_format(args.file.name, data,  # by the file's own name
+                                    text_column=args.text_column or "text")
+    columns = _table_columns(args, data, fmt)
+    records = read_any(data, str(args.file), fmt=fmt, **columns)  # errors name the path as given
     if records and isinstance(records[0], TokenExample):
         from core.schemes import detect_scheme, diagnose
 
@@ -196,8 +207,8 @@ def _validate(args) -> int:
     else:
         diags = []
         labels = sorted({label for ex in records for label in ex.labels})
-        summary = {"format": "text classification", "examples": len(records), "labels": labels,
-                   "multi_label": any(len(ex.labels) != 1 for ex in records)}
+        summary = {"format": "text classification", "examples": len(records), **columns,
+                   "labels": labels, "multi_label": any(len(ex.labels) != 1 for ex in records)}
     errors = [d for d in diags if d.severity == "error"]
     if args.json:
         print(json.dumps({"usable": not errors, "summary": summary,
@@ -210,6 +221,32 @@ def _validate(args) -> int:
                                       for k, v in summary.items()))
         print("usable" if not errors else f"not usable: {len(errors)} error(s)")
     return 1 if errors else 0
+
+
+def _table_columns(args, data: bytes, fmt: str) -> dict[str, str]:
+    """{text_column, label_column} for a table: the flags, else guessed from its header
+    (engine.data.guess_columns, as the Data page guesses; a guess is printed). {} for
+    CoNLL and JSONL, whose fields are fixed; ConfigError when a flag is given for them."""
+    from core.errors import ConfigError
+    from core.formats import TABLE_FORMATS
+    from engine.data import guess_columns, table_columns
+
+    given = {"text_column": args.text_column, "label_column": args.label_column}
+    if fmt not in TABLE_FORMATS:
+        flag = next((f"--{k.replace('_', '-')}" for k, v in given.items() if v), None)
+        if flag:
+            raise ConfigError(f"{flag}: columns apply to CSV, TSV and Parquet tables; "
+                              f"{args.file} reads as {fmt}")
+        return {}
+    header = table_columns(data, args.file.name, fmt) or []
+    text, label = guess_columns(header, args.text_column, args.label_column)
+    guessed = [f"{what} column {col!r}" for what, col, flag in
+               (("text", text, args.text_column), ("label", label, args.label_column))
+               if not flag]
+    if guessed and header and not args.json:  # JSON: the summary names both columns
+        print(f"columns: using {' and '.join(guessed)} (guessed from the header "
+              f"{', '.join(map(repr, header))}; choose with --text-column / --label-column)")
+    return {"text_column": text, "label_column": label}
 
 
 def _as_dict(diag) -> dict:
@@ -455,17 +492,23 @@ def cmd_queue(args) -> int:
         return 0
     store = Store(workspace_root())
     if args.action == "list":
+        from engine.executors import where
+
         queue.reconcile(store)
         for run in store.list_runs():
             st = run["status"]
             prog = f"{st.get('step', 0)}/{st.get('total_steps') or '?'}"
-            print(f"{run['id']:45s} {run['state']:12s} {prog:>12s}  {run['task']}")
+            print(f"{run['id']:45s} {run['state']:12s} {prog:>12s}  {run['task']:14s} "
+                  f"{where(st)}".rstrip())
         return 0
     if args.action == "submit":
-        from engine import groups
+        from engine import groups, preflight
 
-        run_ids = groups.submit(store, config_to_dict(load_config_file(args.config)),
-                                created_by=_cli_user().label)
+        cfg = load_config_file(args.config)
+        # the worker's early checks (model, device, data, labels) before anything is queued
+        for warning in preflight.check(cfg, store=store):
+            print(f"warning: {warning}", file=sys.stderr)
+        run_ids = groups.submit(store, config_to_dict(cfg), created_by=_cli_user().label)
         _audit(store, "launch", run_ids, config=str(args.config))
         queue.ensure_daemon(store)
         print("\n".join(run_ids))
@@ -483,7 +526,14 @@ def cmd_queue(args) -> int:
         queue.ensure_daemon(store)
         print("queued")
         return 0
-    if not queue.serve(store, until_idle=args.until_idle):
+    from engine.executors import for_store
+
+    if args.address and (args.executor or "") == "local":
+        from core.errors import ConfigError
+
+        raise ConfigError("--address: names a Ray cluster, but --executor is local")
+    executor = for_store(store.root, kind=args.executor, address=args.address)
+    if not queue.serve(store, until_idle=args.until_idle, executor=executor):
         print(f"another scheduler already serves {store.root} (pid {queue.daemon_pid(store)})",
               file=sys.stderr)
     return 0

@@ -198,8 +198,18 @@ def resolve_reference(ref: str, *, cfg: RunConfig, workspace: Path | None = None
     if ref.startswith("dataset:"):
         from engine.store import Store
 
-        return Store(workspace or workspace_root()).load_dataset(ref.split(":", 1)[1])
+        ds_id, root = ref.split(":", 1)[1], workspace or workspace_root()
+        if remote_worker():  # on another machine: the folder alone, never the SQLite index
+            return Store.load_dataset_files(root, ds_id)
+        return Store(root).load_dataset(ds_id)
     return {"train": read_file(ref, task=cfg.task, cfg=cfg)}
+
+
+def remote_worker() -> bool:
+    """Whether this process is a worker the Ray executor started (WORKBENCH_REMOTE_WORKER),
+    possibly on another machine: it then reads and writes run and dataset folders on the
+    shared storage but never opens the workspace's SQLite index (see docs/CLUSTER.md)."""
+    return os.environ.get("WORKBENCH_REMOTE_WORKER", "") not in ("", "0")
 
 
 def _source(ref: str, split: str) -> str:
@@ -303,6 +313,8 @@ def _stored_tasks(store: Store | None, workspace: Path | None) -> dict[str, str]
     if store is None:
         from engine.store import Store
 
+        if remote_worker():  # the folders alone, never the SQLite index
+            return Store.dataset_tasks_from_files(workspace or workspace_root())
         store = Store(workspace or workspace_root())
     return {row["id"]: row["task"] for row in store.list_datasets()}
 

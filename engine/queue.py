@@ -66,6 +66,10 @@ def submit(store: Store, config: dict, *, created_by: str | None = None) -> str:
 
     cfg = config_from_dict(config)
     validate(cfg)
+    if cfg.num_nodes > 1:  # before the names: a clear word on what can run it
+        from engine.executors import check_nodes, load_settings
+
+        check_nodes(cfg.num_nodes, load_settings(store.root).kind)
     validate_names(cfg)
     return store.create_run(config_to_dict(cfg), **({"created_by": created_by} if created_by else {}))
 
@@ -82,6 +86,8 @@ def cancel(store: Store, run_id: str) -> str:
         _wait_while_queued(store, run_id)
         run = store.get_run(run_id)
     if run["state"] == "running":
+        if run["status"].get("executor") == "ray":  # a Ray job: its pid is on another node
+            return _cancel_remote(store, run_id, run["status"])
         pid = run["status"].get("pid")
         if pid_alive(pid, WORKER_MARKERS):
             os.kill(pid, signal.SIGTERM)
@@ -92,6 +98,31 @@ def cancel(store: Store, run_id: str) -> str:
         store.set_state(run_id, "cancelled", finished_at=time.time())
         return "cancelled"
     raise WorkbenchError(f"run {run_id} is {run['state']}; only queued or running runs can be cancelled")
+
+
+def _cancel_remote(store: Store, run_id: str, status: dict) -> str:
+    """Cancel a run that runs as a Ray job: stop_job (Ray sends the worker SIGTERM, it
+    checkpoints and ends cancelled; SIGKILL follows after [executor] stop_wait_s). Returns
+    "stopping", or the state recorded when the job had already ended."""
+    from engine.executors import JobNotFound, RayJob, for_status
+
+    executor = for_status(status)
+    job = RayJob(run_id, status.get("submission_id") or run_id, store.run_dir(run_id))
+    RunFolder(store.run_dir(run_id)).update_status(cancel_requested_at=time.time())
+    deadline = time.monotonic() + 5.0  # a job being submitted right now is not known yet
+    while True:
+        try:
+            if executor.stop(job):
+                return "stopping"
+            break  # it had ended: record how
+        except JobNotFound:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.25)
+    ended = executor.poll(job)
+    if ended is None:
+        return "stopping"
+    return record_end(store, run_id, ended)
 
 
 def _wait_while_queued(store: Store, run_id: str, timeout: float = 5.0) -> None:
@@ -136,6 +167,10 @@ def reconcile(store: Store, *, skip: tuple[str, ...] = ()) -> list[str]:
         if status.get("state") not in ("running", "queued"):  # ended; the index lags
             store.sync_state(run["id"])
             continue
+        if status.get("executor") == "ray":  # its pid is on another node: ask the cluster
+            if not claimer and _remote_lost(store, run["id"], status):
+                lost.append(run["id"])
+            continue
         if pid_alive(pid, WORKER_MARKERS):
             continue
         if not pid and (claimer or time.time() - (status.get("updated_at") or 0) < CLAIM_GRACE_S):
@@ -147,6 +182,21 @@ def reconcile(store: Store, *, skip: tuple[str, ...] = ()) -> list[str]:
         else:  # it wrote its final state just before it exited, or it was resumed meanwhile
             store.sync_state(run["id"])
     return lost
+
+
+def _remote_lost(store: Store, run_id: str, status: dict) -> bool:
+    """Whether a Ray run that no scheduler watches has ended without saying so (recorded
+    as record_end says); False while its job runs or when the cluster does not answer."""
+    from engine.executors import RayJob, for_status
+
+    executor = for_status(status)
+    if executor is None or not status.get("submission_id"):
+        return False
+    try:
+        ended = executor.poll(RayJob(run_id, status["submission_id"], store.run_dir(run_id)))
+    except WorkbenchError:  # the cluster does not answer: nothing can be said
+        return False
+    return ended is not None and record_end(store, run_id, ended) == "interrupted"
 
 
 def _mark_lost(store: Store, run_id: str, pid: int | None) -> bool:
@@ -201,20 +251,38 @@ def _zombie_child_of(pid: int, parent: int) -> bool:
 
 
 class Scheduler:
-    """Starts workers for queued runs while slots are free; reaps the ones that end."""
+    """Starts workers for queued runs while slots are free; reaps the ones that end.
 
-    def __init__(self, store: Store, slots: int | None = None):
+    executor (engine/executors.py): where the workers run; default the workspace's
+    `[executor]` setting (local: one process per run here; ray: one Ray job per run).
+    children: run id -> the executor's handle (a Popen for local runs)."""
+
+    def __init__(self, store: Store, slots: int | None = None, executor=None):
+        from engine import executors
+
         self.store = store
-        self.slots = slots or device_slots()
-        self.children: dict[str, subprocess.Popen] = {}
+        self.executor = executor if executor is not None else executors.for_store(store.root)
+        self._fixed_slots = slots
+        self.slots = slots or (device_slots() if self.executor.kind == "local" else 0)
+        self.children: dict[str, object] = {}
 
     def tick(self) -> None:
+        from engine.executors import kind_of
+
         self._reap()
+        self._adopt()
         reconcile(self.store, skip=tuple(self.children))
         _tick_sweeps(self.store)  # a sweep's next trials are queued before slots are filled
         _tick_jobs(self.store)
-        busy = sum(r["num_devices"] for r in self.store.indexed_runs("running"))
-        for run in self.store.queued():
+        queued = self.store.queued()
+        if not queued:
+            return
+        if not self._fixed_slots and self.executor.kind != "local":
+            self.slots = self.executor.slots()  # the cluster's size, asked at most every 30 s
+        # the runs this executor holds count (a foreground train counts on this machine)
+        busy = sum(r["num_devices"] for r in self.store.indexed_runs("running")
+                   if kind_of(r["status"]) == self.executor.kind)
+        for run in queued:
             need = min(run["num_devices"], self.slots)
             if busy + need > self.slots:
                 break  # first in, first out: a big run is not overtaken by small ones
@@ -222,45 +290,108 @@ class Scheduler:
                 busy += need
 
     def _start(self, run_id: str, num_devices: int = 1) -> bool:
-        """Claim a queued run and start its worker; False when someone else claimed it."""
+        """Claim a queued run and start its worker; False when someone else claimed it, or
+        when the cluster does not answer (the run stays queued)."""
+        from engine.executors import ClusterUnavailable
+
         if not self.store.claim(run_id, "queued", "running"):
             return False  # cancelled, or taken by another scheduler, since it was listed
         run_dir = self.store.run_dir(run_id)
+        folder = RunFolder(run_dir)
         try:
-            with RunFolder(run_dir).open_log() as log:
-                from engine.distributed import launch_command
-
-                proc = subprocess.Popen(launch_command(run_dir, num_devices),
-                                        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        start_new_session=True, cwd=Path(__file__).resolve().parents[1])
-        except OSError as exc:
-            self.store.set_state(run_id, "failed", pid=None, error=f"could not start the worker: {exc}")
+            num_nodes = int((folder.read_config() or {}).get("num_nodes", 1) or 1)
+            if self.executor.kind == "local":
+                handle = self.executor.start(run_id, run_dir, num_devices, num_nodes)
+            else:
+                previous = folder.read_status().get("submission_id")
+                handle = self.executor.start(
+                    run_id, run_dir, num_devices, num_nodes, previous=previous,
+                    record=lambda **f: self.store.set_state(run_id, "running", **f))
+        except ClusterUnavailable:
+            self.store.set_state(run_id, "queued")  # tried again at the next pass
+            raise
+        except (OSError, WorkbenchError) as exc:
+            self.store.set_state(run_id, "failed", pid=None, error=f"could not start the worker: {exc}",
+                                 **({"finished_at": time.time()} if self.executor.kind != "local" else {}))
             return False
-        self.store.set_state(run_id, "running", pid=proc.pid, started_at=time.time(), finished_at=None)
-        self.children[run_id] = proc
+        if self.executor.kind == "local":  # exactly as before executors existed
+            earlier = folder.read_status()  # a run resumed here after running on Ray
+            ray = {k: None for k in ("executor", "node", "ray_address") if earlier.get(k)}
+            self.store.set_state(run_id, "running", pid=handle.pid, started_at=time.time(),
+                                 finished_at=None, **ray)
+        else:
+            self.store.set_state(run_id, "running", started_at=time.time(), finished_at=None,
+                                 cancel_requested_at=None, **self.executor.started(handle))
+        self.children[run_id] = handle
         return True
 
+    def _adopt(self) -> None:
+        """Take back the runs this executor runs that no scheduler watches (a Ray job lives
+        on when the scheduler that submitted it stops)."""
+        adopt = getattr(self.executor, "adopt", None)
+        if adopt is None:
+            return
+        for run in self.store.indexed_runs("running"):
+            if run["id"] in self.children or run["status"].get("state") not in ("running", "queued"):
+                continue
+            handle = adopt(run["id"], self.store.run_dir(run["id"]), run["status"])
+            if handle is not None:
+                self.children[run["id"]] = handle
+
     def _reap(self) -> None:
-        for run_id, proc in list(self.children.items()):
-            code = proc.poll()
-            if code is None:
+        for run_id, handle in list(self.children.items()):
+            ended = self.executor.poll(handle)
+            news = self.executor.placement(handle)
+            if news:
+                RunFolder(self.store.run_dir(run_id)).update_status(**news)
+            if ended is None:
                 continue
             del self.children[run_id]
-            status = RunFolder(self.store.run_dir(run_id)).read_status()
-            if status.get("state") in ("running", "queued"):  # died without saying so: killed, OOM
-                tail = RunFolder(self.store.run_dir(run_id)).log_tail(max_bytes=2000)
-                how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-                # killed (OOM, kill -9, a reboot): interrupted, as reconcile says when no
-                # scheduler saw it die; an exit code without a final state is a failure
-                self.store.set_state(run_id, "interrupted" if code < 0 else "failed", pid=None,
-                                     finished_at=time.time(),
-                                     error=f"worker {how} without finishing (code {code}); "
-                                           f"resume to continue\n{tail}")
-            else:
-                self.store.sync_state(run_id)
+            record_end(self.store, run_id, ended)
 
     def running(self) -> int:
         return len(self.children)
+
+
+def record_end(store: Store, run_id: str, ended) -> str:
+    """Record how a run's worker ended (executors.Ended) when it did not say so itself;
+    returns the run's state. Killed or lost (OOM, kill -9, a reboot, a lost node, a stopped
+    Ray job): interrupted, as reconcile says when no scheduler saw it die; an exit code
+    without a final state: failed. A Ray job stopped outside the workbench (`ray job stop`,
+    the Ray dashboard) whose worker ended cancelled is interrupted too: nobody cancelled it
+    here (queue.cancel notes cancel_requested_at)."""
+    folder = RunFolder(store.run_dir(run_id))
+    status = folder.read_status()
+    state = status.get("state")
+    if state in ("running", "queued"):  # died without saying so
+        tail = folder.log_tail(max_bytes=2000)
+        new = "interrupted" if ended.lost else "failed"
+        if status.get("executor") == "ray":
+            message = f"{ended.message}; resume to continue"
+            if ended.outcome == "stopped" and status.get("cancel_requested_at"):
+                # cancelled here, but the worker did not record it: Ray's SIGKILL came
+                # after stop_wait_s, or the job was stopped before its worker started
+                new, message = "cancelled", (f"{ended.message} (cancelled) before the worker "
+                                             "recorded its end; resume to continue")
+            sid = status.get("submission_id")
+            if store.set_state_if(run_id, new,
+                                  lambda st: st.get("state") in ("running", "queued")
+                                  and st.get("submission_id") == sid,
+                                  pid=None, finished_at=time.time(),
+                                  error=f"{message}\n{tail}".rstrip()):
+                return new
+            return store.sync_state(run_id)
+        store.set_state(run_id, new, pid=None, finished_at=time.time(),
+                        error=f"{ended.message}; resume to continue\n{tail}")
+        return new
+    if (state == "cancelled" and ended.outcome == "stopped" and status.get("executor") == "ray"
+            and not status.get("cancel_requested_at")):
+        store.set_state(run_id, "interrupted", pid=None,
+                        error=f"the Ray job {status.get('submission_id')} was stopped outside "
+                              f"the workbench (ray job stop, the Ray dashboard); the worker "
+                              f"checkpointed at step {status.get('step')}; resume to continue")
+        return "interrupted"
+    return store.sync_state(run_id)
 
 
 def _tick_jobs(store: Store) -> None:
@@ -299,21 +430,32 @@ def _tick_sweeps(store: Store) -> None:
 
 def serve(store: Store, *, poll: float = 1.0, until_idle: bool = False,
           slots: int | None = None, until: Callable[[], bool] | None = None,
-          on_tick: Callable[[], None] | None = None) -> bool:
+          on_tick: Callable[[], None] | None = None, executor=None) -> bool:
     """Run the scheduler loop; False at once when another scheduler serves this store.
 
     until_idle: stop when nothing runs or waits; until: stop once it returns True; on_tick:
-    called after each scheduling pass (a foreground sweep or curve prints its progress).
+    called after each scheduling pass (a foreground sweep or curve prints its progress);
+    executor: where the workers run (engine/executors.py; default the workspace's
+    `[executor]` setting). A Ray cluster that does not answer at the start raises
+    ClusterUnavailable (one line naming its address); later, the queue pauses until it does.
 
     A single instance per store: an exclusive lock on queue.lock (released by the OS when
     the process dies, so a crash leaves no stale lock); queue.pid names the holder.
     """
+    from engine.executors import ClusterUnavailable
+
     lock = _try_lock(store.root / "queue.lock")
     if lock is None:
         return False
+    try:
+        sched = Scheduler(store, slots, executor)
+        if sched.executor.kind != "local":
+            sched.executor.describe()  # the cluster answers, or one line saying it does not
+    except BaseException:
+        lock.close()
+        raise
     pidfile = store.root / "queue.pid"
     pidfile.write_text(str(os.getpid()))
-    sched = Scheduler(store, slots)
     stop = {"flag": False}
     if threading.current_thread() is threading.main_thread():  # signals reach the main thread only
         signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
@@ -330,7 +472,8 @@ def serve(store: Store, *, poll: float = 1.0, until_idle: bool = False,
                 if until is not None and until():
                     break
                 damaged = None
-            except IndexDamaged as exc:  # wait for `queue reindex`, which this store follows
+            except (IndexDamaged, ClusterUnavailable) as exc:  # wait for `queue reindex`
+                # (which this store follows), or for the cluster to answer again
                 if damaged != str(exc):
                     print(f"queue paused: {exc}", file=sys.stderr, flush=True)
                 damaged = str(exc)

@@ -386,6 +386,27 @@ class Store:
         return {p.stem: read_jsonl(p.read_bytes(), source=str(p), task=task)
                 for p in sorted(folder.glob("*.jsonl")) if not p.name.startswith(ORIGINAL_PREFIX)}
 
+    @classmethod
+    def load_dataset_files(cls, root: Path, ds_id: str) -> dict[str, list]:
+        """The stored splits of dataset `ds_id` read from its folder alone, the index never
+        opened: for a worker on another machine (SQLite must not be shared over a network
+        file system), where the task comes from the split files as `reindex` reads it."""
+        folder = Path(root) / cls.DATA / safe_id(ds_id)
+        row = _dataset_row(folder) if folder.is_dir() else None
+        if row is None:
+            raise NotFound(f"no readable dataset {ds_id!r} in {folder.parent}")
+        from core.formats import read_jsonl
+
+        task = "ner" if row["task"] == "ner" else "classification"
+        return {p.stem: read_jsonl(p.read_bytes(), source=str(p), task=task)
+                for p in sorted(folder.glob("*.jsonl")) if not p.name.startswith(ORIGINAL_PREFIX)}
+
+    @classmethod
+    def dataset_tasks_from_files(cls, root: Path) -> dict[str, str]:
+        """{dataset id: task} from the data/ folders alone (see load_dataset_files)."""
+        rows = (_dataset_row(p) for p in _folders(Path(root) / cls.DATA))
+        return {row["id"]: row["task"] for row in rows if row is not None}
+
     def delete_dataset(self, ds_id: str) -> None:
         shutil.rmtree(self.data_dir / safe_id(ds_id), ignore_errors=True)
         with self._db() as db:

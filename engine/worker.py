@@ -129,8 +129,13 @@ def _workspace_of(run_dir: Path) -> Path:
 
 
 def _sync_index(run_dir: Path) -> None:
-    """Tell the store's index the final state at once (the scheduler would, a tick later)."""
+    """Tell the store's index the final state at once (the scheduler would, a tick later);
+    never from a worker on another machine (engine.data.remote_worker)."""
+    from engine.data import remote_worker
     from engine.store import Store
+
+    if remote_worker():
+        return
 
     try:
         store = Store.containing(run_dir)

@@ -316,6 +316,74 @@ def test_validate_json_reports_errors_as_json(validated):
     assert out["usable"] is False and "line 2" in out["error"]
 
 
+# ---- validate: table columns -------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tables(workdir) -> dict[str, Path]:
+    d = workdir / "tables"
+    d.mkdir()
+    rows = "hello there,greeting\nbook a flight to paris,travel\nhi,greeting\n"
+    out = {"intents": d / "intents.csv", "reversed": d / "reversed.csv"}
+    out["intents"].write_text("text,category\n" + rows, encoding="utf-8")
+    out["reversed"].write_text("Category,Utterance\n" + "".join(
+        f"{b},{a}\n" for a, b in (line.split(",") for line in rows.splitlines())), encoding="utf-8")
+    return out
+
+
+@pytest.fixture(scope="module")
+def validated_tables(tables, files) -> dict[str, subprocess.CompletedProcess]:
+    t = tables
+    return engine_many({
+        "guessed": ["validate", t["intents"]],
+        "reversed": ["validate", t["reversed"]],
+        "flags": ["validate", t["intents"], "--text-column", "text", "--label-column", "category"],
+        "json": ["validate", "--json", t["intents"]],
+        "wrong": ["validate", t["intents"], "--label-column", "intent"],
+        "conll_flag": ["validate", files["gold"], "--text-column", "text"],
+    })
+
+
+def test_validate_guesses_the_label_column_and_says_so(validated_tables):
+    r = validated_tables["guessed"]
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.splitlines()[0] == (
+        "columns: using text column 'text' and label column 'category' (guessed from the header "
+        "'text', 'category'; choose with --text-column / --label-column)")
+    assert "examples 3" in r.stdout and "labels greeting travel" in r.stdout
+    assert r.stdout.rstrip().endswith("usable")
+    r = validated_tables["reversed"]  # names in any case and order
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "text column 'Utterance' and label column 'Category'" in r.stdout
+
+
+def test_validate_column_flags(validated_tables):
+    r = validated_tables["flags"]
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "guessed" not in r.stdout and "label_column category" in r.stdout
+    out = json.loads(validated_tables["json"].stdout)  # JSON: the columns are in the summary
+    assert out["usable"] and out["summary"]["text_column"] == "text"
+    assert out["summary"]["label_column"] == "category"
+    r = validated_tables["wrong"]
+    assert r.returncode == 1 and "column 'intent' not found" in r.stdout
+    assert "text column 'text'" in r.stdout  # the guessed half is still said
+    r = validated_tables["conll_flag"]
+    assert r.returncode == 1 and "--text-column: columns apply to CSV, TSV and Parquet" in r.stdout
+    for r in validated_tables.values():
+        assert "Traceback" not in r.stdout + r.stderr
+
+
+def test_guess_columns():
+    from engine.data import guess_columns
+
+    assert guess_columns(["text", "category"]) == ("text", "category")
+    assert guess_columns(["category", "text"]) == ("text", "category")
+    assert guess_columns(["Label", "Sentence"]) == ("Sentence", "Label")
+    assert guess_columns(["a", "b"]) == ("a", "b")
+    assert guess_columns(["a", "b"], label_column="a") == ("b", "a")
+    assert guess_columns(["x"], text_column="x") == ("x", "label")
+    assert guess_columns([]) == ("text", "label")
+
+
 # ---- train -------------------------------------------------------------------------------------
 
 def test_train_bad_config_fails_fast_without_traceback(workdir, train_config):
@@ -347,6 +415,32 @@ def test_train_runs_in_the_foreground_and_prints_the_report(background_train):
 
 
 # ---- queue -------------------------------------------------------------------------------------
+
+def test_queue_submit_refuses_what_the_worker_would_and_queues_nothing(workdir, train_config):
+    """The worker's early checks (engine/preflight.py) run before anything is queued: a model
+    folder that does not exist, a GPU this machine lacks."""
+    home = workdir / "ws-refused"
+    base = train_config.read_text()
+    configs = {}
+    for name, line in (("model", f'model = "{workdir / "no-such-model"}"'),
+                       ("device", 'device = "cuda:99"')):
+        key = line.split(" = ")[0]
+        text = "\n".join(x for x in base.splitlines() if not x.startswith(f"{key} = "))
+        configs[name] = workdir / f"refused-{name}.toml"
+        configs[name].write_text(text + "\n" + line + "\n", encoding="utf-8")
+    out = engine_many({k: ["queue", "submit", p] for k, p in configs.items()}, env_for(home))
+    assert out["model"].returncode == 1, out["model"].stdout
+    assert out["model"].stderr.startswith(f"error: model: model folder '{workdir / 'no-such-model'}' "
+                                          "not found")
+    assert out["device"].returncode == 1, out["device"].stdout
+    assert out["device"].stderr.startswith("error: device: 'cuda:99' asked for")
+    for r in out.values():
+        assert r.stdout == "" and "Traceback" not in r.stderr
+    assert not list(home.glob("runs/*")) and not (home / "queue.pid").exists()
+    from engine.store import Store
+
+    assert Store(home).list_runs() == []
+
 
 @pytest.mark.slow
 def test_queue_submit_list_cancel(submitted, queue_home):

@@ -248,3 +248,29 @@ def test_a_worker_still_trains_a_run_while_the_index_is_damaged(tmp_path):
         Store.containing(run_dir)
     assert worker._workspace_of(run_dir) == tmp_path.resolve()
     assert worker.check_config(run_dir).train == "demo:ner"
+
+
+def test_a_remote_worker_reads_datasets_from_their_folders_without_the_index(tmp_path,
+                                                                              monkeypatch):
+    """A worker the Ray executor starts on another machine must not open workbench.db (SQLite
+    over a network file system): with WORKBENCH_REMOTE_WORKER set, dataset references and
+    their tasks come from data/<id>/ alone, even when the index is unreadable."""
+    from core.config import RunConfig
+    from engine.data import resolve_reference
+
+    store = Store(tmp_path)
+    ner = store.add_dataset("my ner", "ner", {"train": NER, "dev": NER[:1]})
+    multi = store.add_dataset("tags", "multilabel", {"train": MULTI})
+    want = store.load_dataset(ner)
+
+    def no_sqlite(*args, **kwargs):
+        raise AssertionError("the index was opened")
+
+    monkeypatch.setattr(sqlite3, "connect", no_sqlite)
+    monkeypatch.setenv("WORKBENCH_REMOTE_WORKER", "1")
+    cfg = RunConfig(train=f"dataset:{ner}")
+    assert resolve_reference(f"dataset:{ner}", cfg=cfg, workspace=tmp_path) == want
+    assert Store.dataset_tasks_from_files(tmp_path) == {ner: "ner", multi: "multilabel"}
+    monkeypatch.delenv("WORKBENCH_REMOTE_WORKER")
+    with pytest.raises(AssertionError, match="index was opened"):
+        resolve_reference(f"dataset:{ner}", cfg=cfg, workspace=tmp_path)
