@@ -627,8 +627,15 @@ def token_report(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -
 
 def tag_confusion(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]],
                   labels: Sequence[str] | None = None) -> tuple[list[str], np.ndarray]:
-    """Tag labels and the token-level (gold rows × pred columns) confusion matrix."""
+    """Tag labels and the token-level (gold rows × pred columns) confusion matrix: square,
+    rows and columns the same labels. `labels` (e.g. the model's) come first in their order;
+    a gold or predicted tag outside them is appended (display order), never dropped, so every
+    token is counted once (a dev or test tag the training data lacked has a row)."""
     flat_gold, flat_pred = _flatten_checked(gold, pred)
+    if labels is not None:
+        known = set(labels)
+        extra = sorted({t for t in chain(flat_gold, flat_pred) if t not in known}, key=_display_key)
+        labels = list(labels) + extra
     return confusion(flat_gold, flat_pred, labels)
 
 

@@ -11,8 +11,10 @@ import hashlib
 import html
 import importlib
 import ipaddress
+import math
 from pathlib import Path
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -385,17 +387,47 @@ def take_config(name: str) -> dict | None:
 
 
 def fmt_duration(seconds: float | None) -> str:
-    """'45 s', '3 min 20 s', '13 min', '2 h 05 min' (short enough for a tile); '—' when unknown."""
+    """'45s', '3m 20s', '13m', '2h 5m': short enough for a metric tile (a 'Time left' of
+    '1 min 02 s' was cut to '1 min 0…' in a five-tile row); '—' when unknown."""
     if seconds is None or seconds != seconds or seconds < 0:
         return "—"
     s = int(round(seconds))
     if s < 60:
-        return f"{s} s"
+        return f"{s}s"
     if s < 600:
-        return f"{s // 60} min {s % 60:02d} s"
+        return f"{s // 60}m {s % 60}s"
     if s < 3600:
-        return f"{s // 60} min"
-    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+        return f"{s // 60}m"
+    return f"{s // 3600}h {s % 3600 // 60}m"
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """'1 error', '2 errors', '1,204 sentences' ('many': the plural when not word + 's')."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def fmt_value(value: object) -> str:
+    """A value for a sentence: '—' for a missing one (None, NaN), never the text 'None'."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    return str(value)
+
+
+def tick_axis(values, *, zero: bool = False, count: int = 5, **axis) -> alt.Axis:
+    """A quantitative axis whose tick labels stay distinct: `count` ticks and as many
+    decimals as their step needs. Vega picks a step of 1, 2 or 5 × 10^k of at least
+    span / count (d3's ticks), never below the data's span; a fixed '.0f' labelled ticks
+    0.5 apart '80, 80, 81', '.1f' ticks 0.05 apart '0.8, 0.8, 0.9'."""
+    numbers = [float(v) for v in values if v is not None and v == v]
+    lo, hi = (min(numbers), max(numbers)) if numbers else (0.0, 1.0)
+    if zero:
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
+    span = hi - lo
+    if span > 0:
+        decimals = max(0, -math.floor(math.log10(span / count)))
+    else:  # one value: one tick, shown with a decimal
+        decimals = 1
+    return alt.Axis(format=f".{min(decimals, 6)}f", tickCount=count, **axis)
 
 
 def curve_frames(records: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -13,8 +13,9 @@ from core.report import split_score
 from engine.groups import group_of
 from engine.significance import compare_groups, compare_runs, verdict, welch_verdict
 from engine.runfolder import RunFolder
-from pages.common import (STATE_ICONS, current_run, curve_frames, fmt_duration, get_store,
-                          hand_over_to_app, link_to, read_metrics, read_report, run_guarded)
+from pages.common import (STATE_ICONS, current_run, curve_frames, fmt_duration, fmt_value,
+                          get_store, hand_over_to_app, link_to, read_metrics, read_report,
+                          run_guarded)
 
 MAX_RUNS = 8
 SIG_RESAMPLES = 2000  # paired-bootstrap draws on the page (the CLI defaults to 10,000)
@@ -49,6 +50,10 @@ def _body() -> None:
     if missing:
         st.warning(f"No readable {RunFolder.REPORT} for {', '.join(missing)}: their scores are left blank.")
     configs = {r["id"]: store.config(r["id"]) for r in chosen}
+    unread = [names[i] for i, config in configs.items() if not config]
+    if unread:
+        st.warning(f"No readable {RunFolder.CONFIG} for {', '.join(unread)}: their settings "
+                   "are left blank.")
     split = st.segmented_control("Split for scores", ["dev", "test"], key="compare.split",
                                  default="test", required=True)
     st.subheader("Scores")
@@ -99,6 +104,7 @@ def _show_scores(chosen: list[dict], names: dict, reports: dict, configs: dict) 
     for r in chosen:
         rep = reports[r["id"]]
         ner = isinstance(rep, dict) and rep.get("task") == "ner"
+        # a missing value is None here, drawn as the table's placeholder "—", never "None"
         row = {"Run": names[r["id"]], "Task": r.get("task"), "Model": configs[r["id"]].get("model")}
         for split in ("dev", "test"):
             row[f"{split.capitalize()} micro F1"] = _score(rep, split, "micro")
@@ -113,7 +119,7 @@ def _show_scores(chosen: list[dict], names: dict, reports: dict, configs: dict) 
     df = pd.DataFrame(rows)
     shared = [c for c in ("Task", "Model") if df[c].nunique(dropna=False) == 1]  # said once, above
     if shared:
-        st.caption(" · ".join(f"{c}: **{df[c].iloc[0]}**" for c in shared))
+        st.caption(" · ".join(f"{c}: **{fmt_value(df[c].iloc[0])}**" for c in shared))
     order = ["Run"] + [c for c in ("Task", "Model") if c not in shared] + [c for s in ("Dev", "Test") for c in
                                         (f"{s} micro F1", f"{s} macro F1", f"{s} accuracy") if c in df]
     order += ["Best step", "Steps", "Train time (s)"]
@@ -189,7 +195,7 @@ def _show_config_diff(ids: list[str], names: dict, configs: dict) -> None:
     if not diff:
         st.info("These runs share every setting (apart from their names).")
         return
-    df = pd.DataFrame([{"Setting": k, **{names[i]: "—" if v[i] is None else str(v[i]) for i in ids}}
+    df = pd.DataFrame([{"Setting": k, **{names[i]: fmt_value(v[i]) for i in ids}}
                        for k, v in diff.items()])
     st.dataframe(df, hide_index=True, width="stretch", key="compare.diff")
 

@@ -61,11 +61,70 @@ def _show_status(store: Store) -> None:
     cols[1].metric("Device", device, border=True, help=f"{slots} slot(s): runs that train at once")
     cols[2].metric(f"{STATE_ICONS['running']} Running", f"{status['running']} / {slots}", border=True)
     cols[3].metric(f"{STATE_ICONS['queued']} Queued", status["queued"], border=True)
+    _show_gpus()
     if not status["pid"]:
         st.warning("The queue process is not running, so queued runs wait.")
         if can("launch") and st.button("Start the queue", icon="▶️", key="home.start_queue"):
             queue.ensure_daemon(store)
             st.rerun()
+
+
+def gpu_status() -> list[dict]:
+    """Per CUDA device: name, memory used and total (bytes, the whole device's: every
+    process), utilisation in % (None where NVML, i.e. the pynvml package, is missing). []
+    without CUDA (or without torch). A device whose query fails still gets a card."""
+    try:
+        import torch
+
+        if not torch.cuda.is_available():
+            return []
+        count = torch.cuda.device_count()
+    except Exception:  # noqa: BLE001 - no torch, a broken driver: no GPU to show
+        return []
+    out = []
+    for i in range(count):
+        card: dict = {"index": i, "name": f"cuda:{i}", "used": None, "total": None, "util": None}
+        try:
+            card["name"] = torch.cuda.get_device_name(i)
+        except Exception:  # noqa: BLE001
+            pass
+        try:
+            free, total = torch.cuda.mem_get_info(i)
+            card["used"], card["total"] = total - free, total
+        except Exception:  # noqa: BLE001
+            pass
+        try:
+            card["util"] = int(torch.cuda.utilization(i))  # needs pynvml (NVML)
+        except Exception:  # noqa: BLE001 - ModuleNotFoundError without pynvml, NVML errors
+            pass
+        out.append(card)
+    return out
+
+
+def _gib(n: int | None) -> str:
+    return "?" if n is None else f"{n / 2**30:.1f}"
+
+
+def _show_gpus() -> None:
+    """A card per GPU under the status tiles (name, memory, utilisation); none without one.
+    Plain text, not metric tiles: a tile cuts '12.3 / 139.8 GiB' short."""
+    gpus = gpu_status()
+    if not gpus:
+        return
+    cols = st.columns(min(len(gpus), 4))
+    for n, gpu in enumerate(gpus):
+        with cols[n % len(cols)].container(border=True):
+            st.markdown(f"**GPU {gpu['index']}** · {gpu['name']}")
+            used, total = gpu["used"], gpu["total"]
+            memory = f"Memory {_gib(used)} / {_gib(total)} GiB"
+            if used is not None and total:
+                st.progress(min(1.0, used / total), text=f"{memory} ({100 * used / total:.0f} %)")
+            else:
+                st.markdown(f"{memory} (n/a)")
+            util = "n/a" if gpu["util"] is None else f"{gpu['util']} %"
+            st.markdown(f"Utilisation **{util}**",
+                        help=None if gpu["util"] is not None else
+                        "Reading the utilisation needs NVML: install the pynvml package")
 
 
 # ---- demo ---------------------------------------------------------------------------------

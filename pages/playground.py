@@ -57,7 +57,9 @@ def _try_text(run: dict) -> None:
     if key not in st.session_state:
         st.session_state[key] = _example_text(run, kind)
     text = st.text_area("Text", key=key, height=110, max_chars=MAX_CHARS,
-                        help="Press Ctrl+Enter (or click outside) to predict.")
+                        help="Click Predict, press Ctrl+Enter, or click outside the box.")
+    # a click sends the typed text with it: the rerun predicts on what is in the box now
+    st.button("Predict", type="primary", icon="▶️", key=f"playground.predict_{kind}")
     if not text.strip():
         st.info("Type a sentence above.")
         return

@@ -18,8 +18,8 @@ from engine.groups import METRIC_NAMES, group_of, group_summary
 from engine.modelcard import model_problem, model_zip
 from engine.runfolder import RunFolder, iter_jsonl
 from pages.common import (choose_run, damaged_report, fmt_duration, get_store, hand_over_to_app,
-                          highlight_spans, link_to, read_predictions, read_report, run_guarded,
-                          type_colours)
+                          highlight_spans, link_to, plural, read_predictions, read_report,
+                          run_guarded, type_colours)
 
 PER_PAGE = 20
 KINDS = ("wrong_type", "wrong_boundary", "wrong_type_and_boundary", "spurious", "missed")
@@ -279,10 +279,13 @@ def _show_confusion(conf: dict, noun: str, key: str) -> None:
     if not labels:
         st.info("No confusion matrix in this report.")
         return
+    order = list(range(len(labels)))
     if noun == "tag":  # B-LOC next to I-LOC, O first, as in the per-tag table
-        order = sorted(range(len(labels)), key=lambda i: (labels[i] != "O", split_tag(labels[i])[::-1]))
-        labels = [labels[i] for i in order]
-        matrix = [[matrix[i][j] for j in order] for i in order]
+        order.sort(key=lambda i: (labels[i] != "O", split_tag(labels[i])[::-1]))
+        # rows and columns: the same labels, every tag that is gold or predicted somewhere
+        order = [i for i in order if any(matrix[i]) or any(row[i] for row in matrix)] or order
+    labels = [labels[i] for i in order]
+    matrix = [[matrix[i][j] for j in order] for i in order]
     opts = st.columns(2)
     share = opts[0].toggle(f"Colour by share of the gold {noun}", value=True, key=f"{key}_share")
     hide_o = "O" in labels and opts[1].toggle("Hide O → O", value=True, key=f"{key}_hide_o")
@@ -298,9 +301,12 @@ def _show_confusion(conf: dict, noun: str, key: str) -> None:
     df = pd.DataFrame(rows)
     colour = "share" if share else "count"
     cell = 36 if len(labels) <= 12 else 26
+    # the domains are fixed: the zero cells a big matrix filters out must not take their
+    # row or column with them (WNUT-17 kept only the predicted columns)
+    square = alt.Scale(domain=labels)
     base = alt.Chart(df).encode(
-        x=alt.X("predicted:N", sort=labels, title=f"predicted {noun}"),
-        y=alt.Y("gold:N", sort=labels, title=f"gold {noun}"))
+        x=alt.X("predicted:N", sort=labels, scale=square, title=f"predicted {noun}"),
+        y=alt.Y("gold:N", sort=labels, scale=square, title=f"gold {noun}"))
     rect = base.mark_rect().encode(
         color=alt.Color(f"{colour}:Q", scale=alt.Scale(scheme="blues", type="sqrt" if share else "symlog"),
                         title="% of the gold row" if share else "count",
@@ -370,33 +376,52 @@ def _error_browser(run: dict, split: str) -> None:
         return
     types = sorted({(e["gold"] or e["pred"])[0] for e in errors}
                    | {e["pred"][0] for e in errors if e["pred"]})
+    kinds = [k for k in KINDS if any(e["kind"] == k for e in errors)]
+    # each filter's counts follow the other filters (read before the widgets are drawn)
+    want_types = st.session_state.get("report.err_types") or []
+    want_kinds = st.session_state.get("report.err_kinds") or []
+    needle = (st.session_state.get("report.err_text") or "").lower()
+    by_text = [e for e in errors if not needle or _sentence_has(rows, e, needle)]
+    type_counts = Counter(t for e in by_text if _kind_ok(e, want_kinds) for t in _types_of(e))
+    kind_counts = Counter(e["kind"] for e in by_text if _type_ok(e, want_types))
     c1, c2, c3 = st.columns([2, 3, 2])
-    want_types = c1.multiselect("Entity type", types, key="report.err_types", placeholder="all types")
-    kind_counts = Counter(e["kind"] for e in errors)
-    want_kinds = c2.multiselect("Error kind", [k for k in KINDS if kind_counts[k]], key="report.err_kinds",
+    want_types = c1.multiselect("Entity type", types, key="report.err_types", placeholder="all types",
+                                format_func=lambda t: f"{t} ({type_counts[t]})")
+    want_kinds = c2.multiselect("Error kind", kinds, key="report.err_kinds",
                                 format_func=lambda k: f"{KIND_NAMES[k]} ({kind_counts[k]})",
                                 placeholder="all kinds")
-    needle = c3.text_input("Sentence contains", key="report.err_text", placeholder="a word")
-    chosen = [e for e in errors
-              if (not want_types or {s[0] for s in (e["gold"], e["pred"]) if s} & set(want_types))
-              and (not want_kinds or e["kind"] in want_kinds)]
+    needle = c3.text_input("Sentence contains", key="report.err_text", placeholder="a word").lower()
+    chosen = [e for e in errors if _type_ok(e, want_types) and _kind_ok(e, want_kinds)
+              and (not needle or _sentence_has(rows, e, needle))]
     by_sentence: dict[int, list[dict]] = {}
     for e in chosen:
         by_sentence.setdefault(e["sentence"], []).append(e)
-    if needle:
-        low = needle.lower()
-        by_sentence = {k: v for k, v in by_sentence.items()
-                       if any(low in t.lower() for t in rows[k]["tokens"])}
     if not by_sentence:
         st.info("No error matches these filters.")
         return
     pages = (len(by_sentence) + PER_PAGE - 1) // PER_PAGE
-    st.caption(f"{sum(len(v) for v in by_sentence.values()):,} errors in {len(by_sentence):,} of "
-               f"{len(rows):,} {split} sentences · {PER_PAGE} sentences per page · gold above, "
-               "prediction below (dashed; hover for confidence)")
+    st.caption(f"{plural(len(chosen), 'error')} in {len(by_sentence):,} of "
+               f"{plural(len(rows), f'{split} sentence')} · {PER_PAGE} sentences per page · "
+               "gold above, prediction below (dashed; hover for confidence)")
     page = st.pagination(pages, key="report.err_page") if pages > 1 else 1
     keys = list(by_sentence)[(page - 1) * PER_PAGE: page * PER_PAGE]
     st.markdown("".join(_sentence_html(rows[k], by_sentence[k]) for k in keys), unsafe_allow_html=True)
+
+
+def _types_of(error: dict) -> set[str]:
+    return {span[0] for span in (error["gold"], error["pred"]) if span}
+
+
+def _type_ok(error: dict, types: list[str]) -> bool:
+    return not types or bool(_types_of(error) & set(types))
+
+
+def _kind_ok(error: dict, kinds: list[str]) -> bool:
+    return not kinds or error["kind"] in kinds
+
+
+def _sentence_has(rows: list[dict], error: dict, needle: str) -> bool:
+    return any(needle in str(t).lower() for t in rows[error["sentence"]]["tokens"])
 
 
 def _sentence_html(row: dict, errors: list[dict]) -> str:
@@ -406,13 +431,19 @@ def _sentence_html(row: dict, errors: list[dict]) -> str:
     tips = {s: f"{t} · confidence {100 * min(conf[s:e]):.0f} %" for t, s, e in pred_spans if conf[s:e]}
     chips = "".join(_error_chip(e, tokens) for e in errors)
     return (f'<div style="border:1px solid #e6e6e6;border-radius:8px;padding:8px 12px;margin:6px 0">'
-            f'<div style="font-size:0.8em;color:#666;margin-bottom:4px">sentence {row.get("index", "?")} '
+            f'<div style="font-size:0.8em;color:#666;margin-bottom:4px">sentence {_number(row)} '
             f'{chips}</div>'
             f'<div style="line-height:2.1"><span style="color:#888;font-size:0.8em;display:inline-block;'
             f'width:76px">gold</span>{highlight_spans(tokens, to_spans(row["gold"]))}</div>'
             f'<div style="line-height:2.1"><span style="color:#888;font-size:0.8em;display:inline-block;'
             f'width:76px">predicted</span>{highlight_spans(tokens, pred_spans, title=tips, style="dashed")}'
             f'</div></div>')
+
+
+def _number(row: dict) -> str:
+    """A sentence's number as people count: from 1 (predictions.jsonl's index is from 0)."""
+    index = row.get("index")
+    return f"{index + 1:,}" if isinstance(index, int) else "?"
 
 
 def _error_chip(error: dict, tokens: list[str]) -> str:

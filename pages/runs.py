@@ -15,13 +15,14 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from core import eta
 from core.report import status_headline
 from engine import actions, checkpoint, queue
 from engine.runfolder import STATES, RunFolder
-from engine.store import NotFound, Store
+from engine.store import Store
 from pages.common import (STATE_ICONS, acting_user, can, choose_run, curve_frames, flash,
-                          fmt_duration, forget_run, get_store, hand_over_to_app, link_to,
-                          read_metrics, run_guarded, show_error, show_flash, tag_label,
+                          fmt_duration, forget_run, get_store, hand_over_to_app, link_to, page,
+                          read_metrics, run_guarded, show_flash, tag_label, tick_axis,
                           type_colours)
 
 LIVE = ("running", "queued")
@@ -30,6 +31,9 @@ LOG_LINES = 60
 METRIC_NAMES = {"f1_micro": "micro F1", "f1_macro": "macro F1", "accuracy": "accuracy"}
 CHART_HEIGHT = 220
 DISK_TTL_S = 30  # disk use of a run may lag this much behind (another session freed it)
+REFRESH_S = 2  # while a run is queued or running, the table and the panel redraw this often
+ESTIMATING = "estimating…"
+RESUMABLE = queue.RESUMABLE
 
 
 # ---- page ---------------------------------------------------------------------------------
@@ -37,26 +41,82 @@ DISK_TTL_S = 30  # disk use of a run may lag this much behind (another session f
 def render() -> None:
     st.title("Runs")
     st.caption("The queue and every past run. Pick a run to follow its curves and log; "
-               "running runs refresh every 2 s.")
+               f"while a run is queued or running, the table and its panel refresh every {REFRESH_S} s.")
     run_guarded(_body)
 
 
 def _body() -> None:
     store = get_store()
     show_flash("runs")
+    live = bool(store.list_runs(states=LIVE))  # the live runs' status files only
+    # The table and the selected run's panel are one fragment: each redraw reads the runs
+    # once (status.json, and metrics.jsonl of the running ones) and draws both from that,
+    # so they never disagree (the table used to keep the step of the last full rerun).
+    view = st.fragment(_view, run_every=REFRESH_S if live else None)
+    view(store, live, time.monotonic_ns())
+
+
+class _Snapshot:
+    """What one redraw read: the runs (with status.json) and, read once each, the metrics
+    and configs the table and the panel need, at one clock."""
+
+    def __init__(self, store: Store, runs: list[dict]):
+        self.store, self.runs, self.now = store, runs, time.time()
+        self._records: dict[str, list[dict]] = {}
+        self._configs: dict[str, dict] = {}
+        self._etas: dict[str, eta.Eta | None] = {}
+
+    def records(self, run: dict) -> list[dict]:
+        if run["id"] not in self._records:
+            self._records[run["id"]] = read_metrics(run["dir"])
+        return self._records[run["id"]]
+
+    def config(self, run: dict) -> dict:
+        if run["id"] not in self._configs:
+            self._configs[run["id"]] = self.store.config(run["id"])
+        return self._configs[run["id"]]
+
+    def eta(self, run: dict) -> eta.Eta | None:
+        """core.eta's estimate for a running run (None: not running, or still estimating)."""
+        if run["state"] != "running":
+            return None
+        if run["id"] not in self._etas:  # the table's row and the panel's tile: one estimate
+            self._etas[run["id"]] = eta.estimate(
+                self.records(run), run["status"].get("total_steps"), self.now,
+                eval_every=self.config(run).get("eval_every"))
+        return self._etas[run["id"]]
+
+
+def _view(store: Store, live: bool, drawn: int) -> None:
+    """The fragment: a timed redraw runs only this, so it shows its own errors (as a
+    message, never a traceback)."""
+    run_guarded(lambda: _draw(store, live, drawn))
+
+
+def _draw(store: Store, live: bool, drawn: int) -> None:
+    """Counts, filters, the table and the selected run, from one read of the runs. On a
+    timed redraw, a run that started, ended or changed state reruns the whole page (the
+    sidebar's counts, and whether to keep refreshing)."""
     runs = store.list_runs(limit=LIST_LIMIT)
+    states = sorted((r["id"], r["state"]) for r in runs if r["state"] in LIVE)
+    redraw = st.session_state.get("runs.drawn") == drawn  # a timed or widget redraw
+    changed = redraw and st.session_state.get("runs.live_seen") != states
+    st.session_state["runs.drawn"], st.session_state["runs.live_seen"] = drawn, states
+    if changed or (redraw and bool(states) != live):
+        st.rerun(scope="app")
     if not runs:
         st.info("No runs yet. Start one on the **Train** page, or train the demo from **Home**.")
         link_to("home", "Home: train the demo", "🏠")
         return
+    snap = _Snapshot(store, runs)
     _show_counts(runs)
     shown = _filtered(runs)
-    _show_table(shown)
+    _show_table(shown, snap)
     st.divider()
     default = next((r["id"] for r in runs if r["state"] == "running"), None)
     run = choose_run(shown or runs, key="runs.selected", label="Selected run", default=default)
     if run is not None:
-        _show_run(store, run)
+        _show_run(snap, run)
 
 
 def _show_counts(runs: list[dict]) -> None:
@@ -80,14 +140,13 @@ def _filtered(runs: list[dict]) -> list[dict]:
     return out
 
 
-def _show_table(runs: list[dict]) -> None:
+def _show_table(runs: list[dict], snap: _Snapshot) -> None:
     if not runs:
         st.info("No run matches the filter.")
         return
-    now = time.time()
     queued = sorted((r for r in runs if r["state"] == "queued"), key=lambda r: r["created_at"])
     position = {r["id"]: i + 1 for i, r in enumerate(queued)}
-    rows = [_table_row(r, now, position.get(r["id"])) for r in runs]
+    rows = [_table_row(r, snap, position.get(r["id"])) for r in runs]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", placeholder="—", height=min(420, 38 + 35 * len(rows)),
                  key="runs.table", column_config={
                      "Progress": st.column_config.ProgressColumn("Progress", min_value=0.0, max_value=1.0,
@@ -98,29 +157,31 @@ def _show_table(runs: list[dict]) -> None:
                      "Test score": st.column_config.NumberColumn("Test score", format="%.1f %%"),
                      "Created": st.column_config.DatetimeColumn("Created", format="YYYY-MM-DD HH:mm"),
                      "Task": st.column_config.TextColumn("Task", width=110),
-                     "ETA": st.column_config.TextColumn("ETA", width=100, help="time left of a running run"),
+                     "ETA": st.column_config.TextColumn(
+                         "ETA", width=100, help="time left of a running run: the same estimate "
+                         "as its panel's Time left"),
                      "Disk": st.column_config.NumberColumn(
                          "Disk", format="bytes", help="what the run folder takes: checkpoints, "
                          "model/ and the rest"),
                  })
 
 
-def _table_row(run: dict, now: float, queue_position: int | None) -> dict:
+def _table_row(run: dict, snap: _Snapshot, queue_position: int | None) -> dict:
     status = run["status"]
     step, total = status.get("step") or 0, status.get("total_steps")
     state = run["state"]
     if state == "running":
-        eta = fmt_duration(_eta(run, now))
+        eta_text = _eta_text(snap.eta(run))
     elif state == "queued":
-        eta = f"#{queue_position} in queue" if queue_position else "in queue"
+        eta_text = f"#{queue_position} in queue" if queue_position else "in queue"
     else:
-        eta = "—"
+        eta_text = "—"
     dev, test = status_headline(status, "dev"), status_headline(status, "test")
     return {"State": f"{STATE_ICONS.get(state, '•')} {state}", "Name": run.get("name") or "—",
             "Part of": tag_label(status.get("tags")) or "—",
             "Task": run.get("task") or "—",
             "Progress": (min(step / total, 1.0) if total else (1.0 if state == "completed" else 0.0)),
-            "Steps": f"{step:,} / {total:,}" if total else "—", "ETA": eta,
+            "Steps": f"{step:,} / {total:,}" if total else "—", "ETA": eta_text,
             "Dev score": None if dev is None else 100 * dev,
             "Test score": None if test is None else 100 * test,
             "Device": status.get("device") or "—", "Disk": _disk(run)["total"],
@@ -128,38 +189,19 @@ def _table_row(run: dict, now: float, queue_position: int | None) -> dict:
             "By": status.get("created_by") or "—", "ID": run["id"]}
 
 
-def _step_rate(run: dict) -> float | None:
-    """Optimizer steps per second over the last few logged steps (a running run only)."""
-    logs = [r for r in read_metrics(run["dir"]) if r.get("event") == "log"][-6:]
-    if len(logs) >= 2 and logs[-1]["time"] > logs[0]["time"]:
-        return (logs[-1]["step"] - logs[0]["step"]) / (logs[-1]["time"] - logs[0]["time"])
-    status = run["status"]
-    started, step = status.get("started_at"), status.get("step") or 0
-    if started and step:
-        return step / max(time.time() - started, 1e-6)
-    return None
-
-
-def _eta(run: dict, now: float) -> float | None:
-    status = run["status"]
-    total, step = status.get("total_steps"), status.get("step") or 0
-    rate = _step_rate(run)
-    if not total or not rate:
-        return None
-    return (total - step) / rate
+def _eta_text(found: eta.Eta | None) -> str:
+    return ESTIMATING if found is None else fmt_duration(found.seconds)
 
 
 # ---- one run ------------------------------------------------------------------------------
 
-def _show_run(store: Store, run: dict) -> None:
-    config = store.config(run["id"])
+def _show_run(snap: _Snapshot, run: dict) -> None:
+    config = snap.config(run)
+    records = snap.records(run)
     _show_header(run, config)
-    _show_problem(run)
-    _show_actions(store, run)
-    if run["state"] in LIVE:
-        _live_panel(run["id"], run["state"])
-    else:
-        _panel(run, config)
+    _show_problem(run, records)
+    _show_actions(snap.store, run, config)
+    _panel(run, config, records, snap.eta(run))
 
 
 def _show_header(run: dict, config: dict) -> None:
@@ -172,9 +214,10 @@ def _show_header(run: dict, config: dict) -> None:
                                        if run["status"].get("created_by") else ""))
 
 
-def _show_problem(run: dict) -> None:
+def _show_problem(run: dict, records: list[dict]) -> None:
     status, state = run["status"], run["state"]
     error = status.get("error")
+    where = _resume_note(run, records) if state in RESUMABLE else ""
     if state == "failed":
         text = (error or "the worker failed without a message; see the worker log below").strip()
         lines = text.splitlines()
@@ -182,24 +225,70 @@ def _show_problem(run: dict) -> None:
         if len(lines) > 1:
             with st.expander("Full error"):
                 st.code(text, language=None)
+        st.caption(where)
     elif state == "interrupted":
-        st.warning(f"{error or 'The worker stopped without finishing.'} — **Resume** continues "
-                   "from the latest checkpoint.")
+        st.warning(f"{error or 'The worker stopped without finishing.'} — {where}")
     elif state == "cancelled":
-        st.info("Cancelled. **Resume** continues from the latest checkpoint.")
+        st.info(f"Cancelled. {where}")
     elif state == "pruned":
         tags = status.get("tags") or {}
         st.info(f"Pruned by sweep {tags.get('sweep', '?')}: its dev scores trailed the other "
                 "trials', so it was stopped early. **Resume** trains it to the end from its "
-                "checkpoint (the sweep keeps it as pruned).")
+                f"checkpoint (the sweep keeps it as pruned). {where}")
     warnings = [w for w in status.get("warnings") or [] if isinstance(w, str)]
     if warnings:  # e.g. a tracker switched off (engine/tracking.py); the run itself went on
         st.warning("\n".join(f"- {w}" for w in warnings), icon="⚠️")
 
 
-def _show_actions(store: Store, run: dict) -> None:
+def _resume_note(run: dict, records: list[dict]) -> str:
+    """Where a Resume continues, beside the last logged step: the step of the checkpoint
+    engine.checkpoint.latest picks (the one a resume loads), which is often past the last
+    log line (a cancel saves one at the step it stopped)."""
+    logged = run["status"].get("step") or 0
+    step = _resume_step(run, records)
+    if step is None and not _checkpoint_name(run):
+        return (f"Last logged step {logged:,}; no checkpoint was saved, so **Resume** "
+                "starts again from step 0.")
+    if step is None:  # a checkpoint no metrics line names (the lines were lost)
+        return f"Last logged step {logged:,} · **Resume** continues from its latest checkpoint."
+    return (f"Last logged step {logged:,} · checkpoint at step {step:,}: **Resume** continues "
+            f"from step {step:,}.")
+
+
+def _resume_step(run: dict, records: list[dict]) -> int | None:
+    """The step of the checkpoint a Resume would load (None: none, or its step unknown):
+    engine.checkpoint.latest, matched to the metrics line that recorded it."""
+    name = _checkpoint_name(run)
+    if name is None:
+        return None
+    for r in reversed(records):
+        path = r.get("path") if r.get("event") == "checkpoint" else r.get("checkpoint")
+        if r.get("event") in ("checkpoint", "stopped", "resume") and isinstance(path, str) \
+                and Path(path).name == name and isinstance(r.get("step"), int):
+            return r["step"]
+    return None
+
+
+def _checkpoint_name(run: dict) -> str | None:
+    return _latest_checkpoint(str(run["dir"]), run["status"].get("updated_at"))
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _latest_checkpoint(run_dir: str, updated_at: float | None) -> str | None:  # noqa: ARG001 - part of the key
+    """The folder name of the checkpoint engine.checkpoint.latest picks (it reads the
+    weights' header and the trainer state back), cached until the run's status changes."""
+    path = checkpoint.latest(Path(run_dir))
+    return None if path is None else path.name
+
+
+def _show_actions(store: Store, run: dict, config: dict) -> None:
     run_id, state, run_dir = run["id"], run["state"], Path(run["dir"])
     with st.container(horizontal=True, vertical_alignment="center"):
+        if can("launch") and st.button(
+                "Clone and edit", icon="📝", key="runs.clone", disabled=not config,
+                help="Open Train filled with this run's settings, to change and launch them"
+                if config else f"This run's {RunFolder.CONFIG} is missing or unreadable"):
+            _clone(run, config)
         if state in LIVE and can("cancel") and st.button("Cancel", icon="⏹️", key="runs.cancel"):
             outcome = actions.cancel(acting_user(), store, run_id)
             _flash({"cancelled": "Run cancelled before it started.",
@@ -222,6 +311,21 @@ def _show_actions(store: Store, run: dict) -> None:
             link_to("report", "Open the report", "📊", run_id)
     if st.session_state.get("runs.confirm_delete") == run_id:
         _confirm_delete(store, run)
+
+
+def _clone(run: dict, config: dict) -> None:
+    """Clone and edit: the Train page opens filled with the run's config (it reads
+    session_state["train_from_config"], and names the run from "train_from_run"); launching
+    from there checks the role again (engine/actions.launch)."""
+    from streamlit.errors import StreamlitAPIException
+
+    name = run.get("name")
+    st.session_state["train_from_config"] = dict(config)
+    st.session_state["train_from_run"] = f"{name} ({run['id']})" if name else run["id"]
+    try:
+        st.switch_page(page("train"))
+    except StreamlitAPIException:  # a page rendered alone (no navigation), or no Train page
+        st.success("Settings copied: open the **Train** page to edit and launch them.")
 
 
 def _free_space(store: Store, run_id: str) -> int:
@@ -301,27 +405,10 @@ def zip_folder(folder: Path) -> bytes:
     return buf.getvalue()
 
 
-@st.fragment(run_every=2)
-def _live_panel(run_id: str, seen_state: str) -> None:
-    """The panel of a running or queued run, redrawn every 2 s; a state change reruns the page."""
-    try:
-        store = get_store()
-        try:
-            run = store.get_run(run_id)
-        except NotFound:
-            st.rerun()
-        if run["state"] != seen_state:
-            st.rerun()
-        _panel(run, store.config(run_id))
-    except Exception as exc:  # noqa: BLE001
-        show_error(exc)
-
-
-def _panel(run: dict, config: dict) -> None:
-    records = read_metrics(run["dir"])
+def _panel(run: dict, config: dict, records: list[dict], left: eta.Eta | None) -> None:
     if run["state"] == "queued":
         st.info("Waiting for a free device slot; it starts when the runs ahead of it finish.")
-    _show_tiles(run, config, records)
+    _show_tiles(run, config, records, left)
     _show_disk(run)
     curves, log, cfg = st.tabs(["Curves", "Worker log", "Config"], key="runs.tab")
     with curves:
@@ -332,7 +419,7 @@ def _panel(run: dict, config: dict) -> None:
         _show_config(config)
 
 
-def _show_tiles(run: dict, config: dict, records: list[dict]) -> None:
+def _show_tiles(run: dict, config: dict, records: list[dict], left: eta.Eta | None) -> None:
     status = run["status"]
     logs = [r for r in records if r.get("event") == "log"]
     evals = [r for r in records if r.get("event") == "eval"]
@@ -355,8 +442,7 @@ def _show_tiles(run: dict, config: dict, records: list[dict]) -> None:
     tiles[3].metric("Tokens/s", f"{tps:,.0f}" if tps else "—", border=True,
                     help="training throughput over the last logged steps (sub-word tokens)")
     if run["state"] == "running":
-        tiles[4].metric("Time left", fmt_duration(_eta(run, time.time())), border=True,
-                        help="from the step rate of the last logged steps")
+        _time_left_tile(tiles[4], left)
     else:
         test = status_headline(status, "test")
         if test is not None:
@@ -382,6 +468,21 @@ def _show_tiles(run: dict, config: dict, records: list[dict]) -> None:
     st.caption(" · ".join(parts))
 
 
+def _time_left_tile(tile, left: eta.Eta | None) -> None:
+    """The table's ETA, as a tile (core/eta.py: the same estimate from the same read)."""
+    if left is None:
+        tile.metric("Time left", "—", ESTIMATING, delta_color="off", delta_arrow="off",
+                    border=True, help=f"Estimated once {eta.MIN_SECONDS:.0f} s of training and "
+                    f"{eta.MIN_FRACTION:.0%} of the steps (or {eta.ENOUGH_SECONDS:.0f} s) are "
+                    "measured, counted from the first log line")
+        return
+    evals = (f"; {left.evals_left} evaluation(s) to come at {left.eval_time:.1f} s each"
+             if left.eval_time is not None and left.evals_left else "")
+    tile.metric("Time left", fmt_duration(left.seconds), border=True,
+                help=f"{left.step_time:.2f} s per step over the recent log lines, evaluation "
+                     f"pauses apart{evals}")
+
+
 def _show_disk(run: dict) -> None:
     disk = _disk(run)
     st.caption(f"Disk: {fmt_bytes(disk['total'])} · checkpoints {fmt_bytes(disk['checkpoints'])}"
@@ -395,8 +496,10 @@ def step_axis(total: int | None) -> alt.X:
 
 
 def _line(df: pd.DataFrame, y: str, title: str, fmt: str, y_title: str, total: int | None) -> alt.Chart:
+    """A curve over steps; `fmt` "ticks": labels with the decimals the ticks need."""
+    axis = tick_axis(df[y], zero=True) if fmt == "ticks" else alt.Axis(format=fmt)
     return (alt.Chart(df, title=title).mark_line(point=len(df) <= 40)
-            .encode(x=step_axis(total), y=alt.Y(f"{y}:Q", title=y_title, axis=alt.Axis(format=fmt)),
+            .encode(x=step_axis(total), y=alt.Y(f"{y}:Q", title=y_title, axis=axis),
                     tooltip=[alt.Tooltip("step:Q"), alt.Tooltip(f"{y}:Q", format=fmt)])
             .properties(height=CHART_HEIGHT))
 
@@ -408,7 +511,7 @@ def _show_curves(records: list[dict], task: str, total: int | None) -> None:
         return
     left, mid, right = st.columns(3)
     if not logs.empty:
-        left.altair_chart(_line(logs, "loss", "Training loss", ".2f", "loss", total), width="stretch")
+        left.altair_chart(_line(logs, "loss", "Training loss", "ticks", "loss", total), width="stretch")
         mid.altair_chart(_line(logs, "lr", "Learning rate", ".1e", "learning rate", total), width="stretch")
     if not evals.empty:
         right.altair_chart(_dev_chart(evals, total), width="stretch")
@@ -422,7 +525,8 @@ def _dev_chart(evals: pd.DataFrame, total: int | None) -> alt.Chart:
     df = df.assign(best=df["score"] == df["score"].max())  # the checkpoint the report uses
     base = alt.Chart(df, title=f"Dev {METRIC_NAMES.get(metric, metric)} (%)")
     line = base.mark_line(point=True).encode(
-        x=step_axis(total), y=alt.Y("score:Q", title="%", scale=alt.Scale(zero=False), axis=alt.Axis(format=".0f")),
+        x=step_axis(total), y=alt.Y("score:Q", title="%", scale=alt.Scale(zero=False),
+                                    axis=tick_axis(df["score"])),
         tooltip=[alt.Tooltip("step:Q"), alt.Tooltip("score:Q", format=".1f", title="%")])
     best = base.transform_filter(alt.datum.best).mark_point(size=120, filled=True, color="#e15759").encode(
         x="step:Q", y="score:Q")
@@ -439,7 +543,7 @@ def per_type_chart(evals: pd.DataFrame, total: int | None = None,
     domain, colours = type_colours(sorted(df["type"].unique()) if not df.empty else [])
     return (alt.Chart(df, title=title).mark_line(point=True)
             .encode(x=step_axis(total), y=alt.Y("f1:Q", title="F1 (%)", scale=alt.Scale(zero=False),
-                                                axis=alt.Axis(format=".0f")),
+                                                axis=tick_axis(df["f1"] if not df.empty else [])),
                     color=alt.Color("type:N", title="entity type", scale=alt.Scale(domain=domain, range=colours)),
                     tooltip=["type:N", "step:Q", alt.Tooltip("f1:Q", format=".1f", title="F1 (%)")])
             .properties(height=260))

@@ -414,3 +414,18 @@ def test_format_table_reproduces_the_anchor_layout():
     report = {"per_type": {v[0]: row(v) for v in rows[:9]},
               "micro": row(rows[9]), "macro": row(rows[10]), "weighted": row(rows[11])}
     assert format_table(report) == ANCHOR_TABLE
+
+
+def test_tag_confusion_is_square_over_every_gold_and_predicted_tag():
+    """Given the model's labels, a gold tag they lack (a dev or test type unseen in training)
+    gets a row and a column instead of its tokens silently dropped."""
+    labels = ["O", "B-PER", "I-PER"]
+    gold = [["B-PER", "I-PER", "O", "B-corporation"], ["O", "B-corporation", "I-corporation"]]
+    pred = [["B-PER", "O", "O", "O"], ["O", "B-PER", "O"]]
+    names, matrix = tag_confusion(gold, pred, labels=labels)
+    assert names == ["O", "B-PER", "I-PER", "B-corporation", "I-corporation"]
+    assert matrix.shape == (5, 5) and matrix.sum() == 7  # every token counted once
+    assert matrix[names.index("B-corporation"), names.index("B-PER")] == 1
+    assert matrix[names.index("I-PER"), names.index("O")] == 1
+    same, plain = tag_confusion(gold, pred, labels=names)
+    assert same == names and (plain == matrix).all()

@@ -101,3 +101,19 @@ def test_a_damaged_report_breaks_neither_compare_nor_the_other_reports(store):
     at = page_test("report", run=good[0])
     no_exception(at)
     assert not at.error
+
+
+def test_missing_values_read_as_a_dash_never_none(store):
+    """Two runs whose config.json is unreadable share no model: the caption said
+    'Model: **None**'."""
+    a, b = make_run(store, name="a", seed=1), make_run(store, name="b", seed=1)
+    for run_id in (a, b):
+        (store.run_dir(run_id) / "config.json").write_text("{broken")
+    at = page_test("compare")
+    no_exception(at)
+    texts = [e.value for kind in ("markdown", "caption", "info", "warning", "success", "subheader")
+             for e in getattr(at, kind)]
+    assert not [t for t in texts if "None" in t], texts
+    assert any("Model: **—**" in t for t in texts)
+    assert any(w.value.startswith(("No readable config.json for a, b:",
+                                   "No readable config.json for b, a:")) for w in at.warning)

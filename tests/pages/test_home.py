@@ -84,3 +84,52 @@ def test_an_unexpected_page_error_is_a_message_not_a_traceback(store, monkeypatc
     at = app_test()
     no_exception(at)
     assert any("disk on fire" in e.value for e in at.error)
+
+
+def _fake_gpu(monkeypatch, *, util):
+    """torch.cuda as on a machine with one 140 GiB GPU, 35 GiB of it in use."""
+    import torch
+
+    queue.device_summary()  # cached as it is here (a CPU), before torch.cuda is faked
+    gib = 2**30
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: "NVIDIA H200")
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda i=0: (105 * gib, 140 * gib))
+    monkeypatch.setattr(torch.cuda, "utilization", util)
+
+
+def _gpu_text(at) -> str:
+    return " ".join(m.value for m in at.markdown) + " " + " ".join(
+        p.proto.text for p in at.get("progress"))
+
+
+def test_gpu_card_shows_name_memory_and_utilisation(store, monkeypatch):
+    _fake_gpu(monkeypatch, util=lambda i=0: 37)
+    at = page_test("home")
+    no_exception(at)
+    text = _gpu_text(at)
+    assert "**GPU 0** · NVIDIA H200" in text
+    assert "Memory 35.0 / 140.0 GiB (25 %)" in text and "Utilisation **37 %**" in text
+    assert at.get("progress")[0].proto.value == 25
+
+
+def test_gpu_utilisation_without_pynvml_is_na(store, monkeypatch):
+    def no_nvml(i=0):
+        raise ModuleNotFoundError("No module named 'pynvml'")
+
+    _fake_gpu(monkeypatch, util=no_nvml)
+    at = page_test("home")
+    no_exception(at)
+    text = _gpu_text(at)
+    assert "Memory 35.0 / 140.0 GiB" in text and "Utilisation **n/a**" in text
+    assert "pynvml" not in " ".join(e.value for e in at.error)  # a dash, never an error
+
+
+def test_no_gpu_card_without_a_gpu(store, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    at = page_test("home")
+    no_exception(at)
+    assert "**GPU" not in _gpu_text(at) and not at.get("progress")

@@ -119,3 +119,20 @@ def test_tag_a_file_is_for_editors_only(store, tmp_path):
     no_exception(at)
     assert any("needs the editor role" in i.value for i in at.info)
     assert not at.get("file_uploader")
+
+
+def test_the_predict_button_predicts_on_the_typed_text(store, tmp_path):
+    """Typing, then clicking Predict (no Ctrl+Enter, no click outside): the click sends the
+    text with it and the entities of the new text are shown."""
+    run_id = make_run(store, name="ner")
+    bias = [0.0] * len(NER_LABELS)
+    bias[NER_LABELS.index("B-PER")] = 8.0
+    _install_model(store, run_id, tmp_path, "ner", NER_LABELS, bias)
+    at = page_test("playground", run=run_id)
+    no_exception(at)
+    at.text_area(key="playground.text_ner").set_value("Tom met Angela")
+    at.button(key="playground.predict_ner").click().run()
+    no_exception(at)
+    entities = next(d.value for d in at.dataframe if "Entity" in d.value.columns)
+    assert list(entities["Entity"]) == ["Tom", "met", "Angela"]
+    assert at.button(key="playground.predict_ner").proto.type == "primary"

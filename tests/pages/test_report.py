@@ -167,3 +167,96 @@ def test_no_completed_run(store):
     at = page_test("report")
     no_exception(at)
     assert any("No completed run" in i.value for i in at.info)
+
+
+WNUT = ["O", "B-corporation", "I-corporation", "B-creative-work", "I-creative-work", "B-group",
+        "I-group", "B-location", "I-location", "B-person", "I-person", "B-product", "I-product"]
+
+
+def test_tag_confusion_is_square_over_gold_and_predicted_tags(store):
+    """WNUT-17: 13 tags, so zero cells are filtered out, which took every column never
+    predicted with them. Rows and columns are now the same tags: each gold or predicted."""
+    run_id = make_run(store, name="wnut")
+    path = store.run_dir(run_id) / "report.json"
+    rep = json.loads(path.read_text())
+    n = len(WNUT)
+    matrix = [[0] * n for _ in range(n)]
+    matrix[0][0] = 900
+    for i in range(1, n - 2):         # the model predicts O or the right tag, never product
+        matrix[i][i] = 5
+        matrix[i][0] = 2
+    matrix[n - 2][0] = 3              # B-product: gold only (never predicted)
+    matrix[0][WNUT.index("B-person")] += 4
+    rep["test"]["confusion"] = {"labels": WNUT, "matrix": matrix}  # I-product: nowhere at all
+    path.write_text(json.dumps(rep))
+    at = page_test("report", run=run_id)
+    no_exception(at)
+    spec = next(json.loads(c.proto.spec) for c in at.get("vega_lite_chart") if "predicted tag" in c.proto.spec)
+    enc = spec["layer"][0]["encoding"]
+    assert enc["x"]["scale"]["domain"] == enc["y"]["scale"]["domain"] == enc["x"]["sort"]
+    domain = enc["x"]["scale"]["domain"]
+    assert "B-product" in domain and "I-product" not in domain and len(domain) == n - 1
+    assert domain[:3] == ["O", "B-corporation", "I-corporation"]
+
+
+def _browser(at):
+    """(caption of the error browser, the kind options' labels, the type options' labels)."""
+    caption = next(c.value for c in at.caption if "sentences per page" in c.value)
+    return (caption, list(at.multiselect(key="report.err_kinds").options),
+            list(at.multiselect(key="report.err_types").options))
+
+
+def _types(error) -> set:
+    return {s[0] for s in (error["gold"], error["pred"]) if s}
+
+
+def test_error_browser_counts_follow_the_filters_and_sentences_count_from_1(store):
+    from core import metrics as core_metrics
+    from pages.report import KIND_NAMES
+
+    run_id = make_run(store, name="ner", n_dev=10, n_test=120, seed=3)
+    rows = [json.loads(line) for line in (store.run_dir(run_id) / "predictions.jsonl").open()]
+    test = [r for r in rows if r["split"] == "test"]
+    errors = core_metrics.entity_errors([r["gold"] for r in test], [r["pred"] for r in test])["errors"]
+    at = page_test("report", run=run_id)
+    at.multiselect(key="report.err_types").set_value(["PER"]).run()
+    no_exception(at)
+    per = [e for e in errors if "PER" in _types(e)]
+    caption, kinds, _ = _browser(at)
+    for label in kinds:  # each kind counted among the PER errors, not among all of them
+        name = label.rsplit(" (", 1)[0]
+        assert label == f"{name} ({sum(KIND_NAMES[e['kind']] == name for e in per)})"
+    assert caption.startswith(f"{len(per):,} error{'s' if len(per) != 1 else ''} in ")
+    # the type labels follow the kind filter the same way
+    kind = errors[0]["kind"]
+    at.multiselect(key="report.err_types").set_value([]).run()
+    at.multiselect(key="report.err_kinds").set_value([kind]).run()
+    _, _, types = _browser(at)
+    for label in types:
+        t = label.rsplit(" (", 1)[0]
+        assert label == f"{t} ({sum(t in _types(e) for e in errors if e['kind'] == kind)})"
+    # exactly one error left: "1 error in 1 of 120 test sentences", not "1 errors"
+    def matching(t, k, word):
+        return [e for e in errors if t in _types(e) and e["kind"] == k
+                and any(word == w.lower() for w in test[e["sentence"]]["tokens"])]
+
+    t, kind, word = next((t, e["kind"], w.lower()) for e in errors for t in sorted(_types(e))
+                         for w in test[e["sentence"]]["tokens"] if len(matching(t, e["kind"], w.lower())) == 1)
+    at.multiselect(key="report.err_types").set_value([t]).run()
+    at.multiselect(key="report.err_kinds").set_value([kind]).run()
+    at.text_input(key="report.err_text").input(word).run()
+    caption, _, _ = _browser(at)
+    (one,) = [e for e in errors if t in _types(e) and e["kind"] == kind
+              and any(word in w.lower() for w in test[e["sentence"]]["tokens"])] or [None]
+    assert caption.startswith("1 error in 1 of 120 test sentences · ")
+    html, shown = _sentences(at)
+    assert shown == 1
+    number = html.split('margin-bottom:4px">sentence ')[1].split(" ")[0]
+    assert number == str(one["sentence"] + 1)  # numbered from 1, as people count
+
+
+def test_plural():
+    from pages.common import plural
+
+    assert plural(1, "error") == "1 error" and plural(0, "error") == "0 errors"
+    assert plural(1204, "test sentence") == "1,204 test sentences"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -161,10 +162,12 @@ def test_empty_workspace_says_what_to_do(store):
 
 def test_helpers():
     assert common.fmt_duration(None) == "—"
-    assert common.fmt_duration(45) == "45 s"
-    assert common.fmt_duration(200) == "3 min 20 s"
-    assert common.fmt_duration(789) == "13 min"
-    assert common.fmt_duration(7500) == "2 h 05 min"
+    assert common.fmt_duration(45) == "45s"
+    assert common.fmt_duration(62) == "1m 2s"    # was "1 min 02 s", cut to "1 min 0…" in a tile
+    assert common.fmt_duration(200) == "3m 20s"
+    assert common.fmt_duration(789) == "13m"
+    assert common.fmt_duration(7500) == "2h 5m"
+    assert max(len(common.fmt_duration(s)) for s in range(0, 10 * 3600, 7)) <= 6
     assert status_headline({"summary": {"test": {"accuracy": 0.9, "f1_macro": 0.8}}}, "test") == 0.9
     assert status_headline({"summary": {"dev": {"f1_micro": 0.7, "per_type_f1": {}}}}) == 0.7
     assert status_headline({"last_eval": {"value": 0.5}}) == 0.5
@@ -269,3 +272,249 @@ def test_free_space_is_offered_only_for_completed_runs(store):
 def test_fmt_bytes():
     assert [runs_page.fmt_bytes(n) for n in (0, 999, 1500, 87_000_000, 436_400_000, 1.23e9)] == [
         "0 B", "999 B", "1.5 kB", "87 MB", "436 MB", "1.2 GB"]
+
+
+# ---- one read, one refresh: the table and the panel -----------------------------------------
+
+CAPTURED: list = []  # the fragment call a timed redraw repeats (read by _timed_redraw)
+
+
+def _timed_redraw() -> None:
+    """What Streamlit runs every REFRESH_S seconds: the fragment's function, same arguments."""
+    from tests.pages.test_runs import CAPTURED
+
+    func, args, kwargs = CAPTURED[-1]
+    func(*args, **kwargs)
+
+
+@pytest.fixture
+def fragments(monkeypatch) -> list:
+    """st.fragment recording (function, run_every, args, kwargs) of each fragment call."""
+    import streamlit
+
+    real, calls = streamlit.fragment, []
+
+    def recording(func=None, *, run_every=None, **kw):
+        if func is None:
+            return real(run_every=run_every, **kw)
+        wrapped = real(func, run_every=run_every, **kw)
+
+        def call(*args, **kwargs):
+            calls.append((func, run_every, args, kwargs))
+            return wrapped(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(streamlit, "fragment", recording)
+    return calls
+
+
+def _advance(store, run_id: str, upto: int) -> None:
+    """The worker goes on to step `upto`: log lines every 10 steps (0.5 s each), an
+    evaluation and a checkpoint at each 50, and status.json's step."""
+    folder = RunFolder(store.run_dir(run_id))
+    records = folder.read_metrics()
+    t0, last = records[0]["time"], max(r["step"] for r in records if r["event"] == "log")
+    for step in range(last + 10, upto + 1, 10):
+        t = t0 + step * 0.5
+        folder.append_metrics({"time": t, "event": "log", "step": step, "epoch": step / 50,
+                               "loss": 0.3, "lr": 1e-4, "grad_norm": 1.0, "tokens_per_s": 1500.0})
+        if step % 50 == 0:
+            folder.append_metrics({"time": t + 0.2, "event": "eval", "split": "dev", "step": step,
+                                   "metric": "f1_micro", "value": 0.7, "best": True})
+            folder.append_metrics({"time": t + 0.3, "event": "checkpoint", "step": step, "path": "x"})
+    folder.update_status(step=upto)
+
+
+def test_a_timed_redraw_refreshes_the_table_together_with_the_panel(store, fragments):
+    """The issue: the table kept '20 / 450 · ETA 18 min' while the panel under it, redrawn
+    every 2 s, said step 160. Both are now one fragment drawn from one read of the run."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.pages.fakes import TIMEOUT
+
+    live = make_run(store, name="live", state="running", progress=0.1)  # step 15 of 150
+    at = page_test("runs", run=live)
+    no_exception(at)
+    timed = [(f, args, kw) for f, every, args, kw in fragments if every]
+    assert len(timed) == 1 and all(every == runs_page.REFRESH_S for _, every, _, _ in fragments if every)
+    assert _frame(at).set_index("ID").loc[live, "Steps"] == "15 / 150"
+    _advance(store, live, 60)
+    CAPTURED[:] = timed
+    again = AppTest.from_function(_timed_redraw, default_timeout=TIMEOUT).run()
+    no_exception(again)
+    row = _frame(again).set_index("ID").loc[live]
+    tiles = {m.label: m.value for m in again.metric}
+    assert row["Steps"] == "60 / 150" and abs(row["Progress"] - 0.4) < 1e-9
+    assert tiles["Progress"] == "40 %"
+    assert row["ETA"] == tiles["Time left"] != "—"  # one estimate, from the same read
+
+
+def test_a_timed_redraw_that_fails_shows_a_message(store, fragments, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from engine.store import Store
+    from tests.pages.fakes import TIMEOUT
+
+    make_run(store, name="live", state="running", progress=0.4)
+    no_exception(page_test("runs"))
+    CAPTURED[:] = [(f, args, kw) for f, every, args, kw in fragments if every]
+
+    def broken(self, **kwargs):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(Store, "list_runs", broken)
+    again = AppTest.from_function(_timed_redraw, default_timeout=TIMEOUT).run()
+    no_exception(again)
+    assert any("disk gone" in e.value for e in again.error)
+
+
+def test_without_live_runs_nothing_refreshes(store, fragments):
+    make_run(store, name="done")
+    no_exception(page_test("runs"))
+    assert fragments and all(every is None for _, every, _, _ in fragments)
+
+
+def test_table_eta_and_time_left_are_the_same_estimate(store):
+    live = make_run(store, name="live", state="running", progress=0.4)
+    at = page_test("runs", run=live)
+    no_exception(at)
+    eta_text = _frame(at).set_index("ID").loc[live, "ETA"]
+    assert eta_text == next(m.value for m in at.metric if m.label == "Time left")
+    assert eta_text[0].isdigit() and eta_text.endswith("s")  # e.g. "41s"
+
+
+def test_an_early_run_is_still_estimating(store):
+    live = make_run(store, name="early", state="running", progress=0.07)  # one log line
+    at = page_test("runs", run=live)
+    no_exception(at)
+    assert _frame(at).set_index("ID").loc[live, "ETA"] == runs_page.ESTIMATING
+    tile = next(m for m in at.metric if m.label == "Time left")
+    assert tile.value == "—" and tile.delta == runs_page.ESTIMATING
+
+
+# ---- tick labels ----------------------------------------------------------------------------
+
+def _d3_ticks(start: float, stop: float, count: int) -> list[float]:
+    """d3-array's ticks(start, stop, count), which Vega's axes use."""
+    step = (stop - start) / count
+    power = math.floor(math.log10(step))
+    error = step / 10 ** power
+    factor = 10 if error >= math.sqrt(50) else 5 if error >= math.sqrt(10) else 2 if error >= math.sqrt(2) else 1
+    if power < 0:
+        inc = 10 ** -power / factor
+        i1, i2 = round(start * inc), round(stop * inc)
+        i1 += i1 / inc < start
+        i2 -= i2 / inc > stop
+        return [i / inc for i in range(i1, i2 + 1)]
+    inc = 10 ** power * factor
+    i1, i2 = round(start / inc), round(stop / inc)
+    i1 += i1 * inc < start
+    i2 -= i2 * inc > stop
+    return [i * inc for i in range(i1, i2 + 1)]
+
+
+def _labels(axis: dict, lo: float, hi: float, height: int) -> list[str]:
+    count = axis.get("tickCount", math.ceil(height / 40))  # Vega-Lite's default
+    decimals = int(axis["format"].strip(".f"))
+    return [f"{v:.{decimals}f}" for v in _d3_ticks(lo, hi, count)]
+
+
+@pytest.mark.parametrize("scores", [[80.2, 80.9, 81.4], [80.21, 80.24, 80.3], [12.0, 55.0, 91.5],
+                                    [80.0, 80.0]])
+def test_dev_f1_axis_labels_are_distinct(scores):
+    """'.0f' over ticks 0.2 apart read '80, 80, 81, 81': the decimals follow the ticks."""
+    import pandas as pd
+
+    evals = pd.DataFrame({"step": [50 * (i + 1) for i in range(len(scores))], "metric": "f1_micro",
+                          "value": [s / 100 for s in scores],
+                          "per_type_f1": [{"PER": s / 100, "LOC": s / 100 - 0.01} for s in scores]})
+    dev = runs_page._dev_chart(evals, 150).to_dict()
+    per_type = runs_page.per_type_chart(evals, 150).to_dict()
+    for axis, lo, hi, height in ((dev["layer"][0]["encoding"]["y"]["axis"], min(scores), max(scores),
+                                  runs_page.CHART_HEIGHT),
+                                 (per_type["encoding"]["y"]["axis"], min(scores) - 1, max(scores), 260)):
+        if hi > lo:
+            labels = _labels(axis, lo, hi, height)
+            assert len(labels) == len(set(labels)), labels
+    loss = pd.DataFrame({"step": [10, 20, 30], "loss": [0.081, 0.083, 0.085]})
+    axis = runs_page._line(loss, "loss", "Training loss", "ticks", "loss", 150).to_dict()["encoding"]["y"]["axis"]
+    labels = _labels(axis, 0.0, 0.085, runs_page.CHART_HEIGHT)
+    assert len(labels) == len(set(labels)), labels
+
+
+# ---- where a Resume continues -----------------------------------------------------------------
+
+def _real_checkpoints(run_dir: Path, steps) -> dict[int, Path]:
+    import torch
+
+    from engine import checkpoint
+
+    model = torch.nn.Linear(4, 2)
+    opt = torch.optim.AdamW(model.parameters())
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    return {step: checkpoint.save(run_dir, model, opt, sched, checkpoint.TrainState(step=step))
+            for step in steps}
+
+
+def test_cancelled_run_names_the_checkpoint_step_resume_continues_from(store):
+    """The issue: the panel said step 160 (the last log line) where the checkpoint a
+    Resume loads is step 172 (the one the cancel saved)."""
+    run_id = make_run(store, name="stopped", state="cancelled", progress=0.5)
+    run_dir = store.run_dir(run_id)
+    paths = _real_checkpoints(run_dir, (50, 72))
+    folder = RunFolder(run_dir)
+    folder.append_metrics({"time": 1.0, "event": "stopped", "step": 72, "checkpoint": str(paths[72])})
+    folder.update_status(step=70)
+    at = page_test("runs", run=run_id)
+    no_exception(at)
+    note = next(i.value for i in at.info if i.value.startswith("Cancelled"))
+    assert "Last logged step 70" in note and "**Resume** continues from step 72" in note
+    # a torn newest checkpoint: Resume falls back to the one before, and so does the page
+    weights = paths[72] / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:40])
+    folder.update_status(step=70)  # a new status: the cached answer is dropped
+    at = page_test("runs", run=run_id)
+    note = next(i.value for i in at.info if i.value.startswith("Cancelled"))
+    assert "continues from step 50" in note
+
+
+def test_a_run_without_checkpoints_resumes_from_step_0(store):
+    run_id = make_run(store, name="broken", state="failed", progress=0.2, error="boom")
+    at = page_test("runs", run=run_id)
+    no_exception(at)
+    assert any("no checkpoint was saved" in c.value and "step 0" in c.value for c in at.caption)
+
+
+# ---- Clone and edit ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("state", ["completed", "failed", "cancelled", "running"])
+def test_clone_and_edit_hands_the_runs_config_to_train(store, state):
+    run_id = make_run(store, name="source", state=state, progress=0.5, error="x" if state == "failed" else None)
+    at = page_test("runs", run=run_id)
+    at.button(key="runs.clone").click().run()
+    no_exception(at)
+    assert at.session_state["train_from_config"] == store.config(run_id)
+    assert at.session_state["train_from_run"] == f"source ({run_id})"
+
+
+def test_clone_and_edit_opens_the_train_page(store):
+    from tests.pages.fakes import app_test
+
+    at = app_test()
+    at.button(key="home.demo_ner").click().run()  # now on Runs, the demo selected
+    assert at.title[0].value == "Runs"
+    at.button(key="runs.clone").click().run()
+    no_exception(at)
+    assert at.title[0].value == "Train"
+
+
+def test_viewers_get_no_clone_button(store):
+    from tests.pages.fakes import as_user
+
+    run_id = make_run(store, name="source")
+    (store.root / "workbench.toml").write_text('[access]\nviewers = ["vi@example.org"]\n')
+    at = as_user(page_test("runs", run=run_id), "vi@example.org").run()
+    no_exception(at)
+    assert at.subheader and not any(b.label == "Clone and edit" for b in at.button)
+    at = page_test("runs", run=run_id)  # the local admin
+    assert any(b.label == "Clone and edit" for b in at.button)
