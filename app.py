@@ -12,20 +12,20 @@ from engine import queue
 from pages import admin, compare, curve, data, home, playground, report, runs, sweeps, train
 from pages.common import current_user, get_store, no_access_page, show_error, sign_in_page, user_box
 
-st.set_page_config(page_title="Fine-tuning workbench", page_icon="🧪", layout="wide")
+st.set_page_config(page_title="Fine-tuning workbench", page_icon=":material/science:", layout="wide")
 
 # (page, the action a user must be allowed to open it: engine.access.NEEDS)
 PAGES = [
-    (st.Page(home.render, title="Home", icon="🏠", url_path="home", default=True), "read"),
-    (st.Page(data.render, title="Data", icon="📄", url_path="data"), "upload"),
-    (st.Page(train.render, title="Train", icon="🚀", url_path="train"), "launch"),
-    (st.Page(runs.render, title="Runs", icon="📋", url_path="runs"), "read"),
-    (st.Page(sweeps.render, title="Sweeps", icon="🎯", url_path="sweeps"), "read"),
-    (st.Page(report.render, title="Report", icon="📊", url_path="report"), "read"),
-    (st.Page(compare.render, title="Compare", icon="⚖️", url_path="compare"), "read"),
-    (st.Page(curve.render, title="Learning curve", icon="📈", url_path="curve"), "read"),
-    (st.Page(playground.render, title="Playground", icon="🧪", url_path="playground"), "read"),
-    (st.Page(admin.render, title="Admin", icon="🛡️", url_path="admin"), "audit"),
+    (st.Page(home.render, title="Home", icon=":material/home:", url_path="home", default=True), "read"),
+    (st.Page(data.render, title="Data", icon=":material/description:", url_path="data"), "upload"),
+    (st.Page(train.render, title="Train", icon=":material/rocket_launch:", url_path="train"), "launch"),
+    (st.Page(runs.render, title="Runs", icon=":material/list_alt:", url_path="runs"), "read"),
+    (st.Page(sweeps.render, title="Sweeps", icon=":material/tune:", url_path="sweeps"), "read"),
+    (st.Page(report.render, title="Report", icon=":material/bar_chart:", url_path="report"), "read"),
+    (st.Page(compare.render, title="Compare", icon=":material/balance:", url_path="compare"), "read"),
+    (st.Page(curve.render, title="Learning curve", icon=":material/trending_up:", url_path="curve"), "read"),
+    (st.Page(playground.render, title="Playground", icon=":material/science:", url_path="playground"), "read"),
+    (st.Page(admin.render, title="Admin", icon=":material/shield:", url_path="admin"), "audit"),
 ]
 
 
@@ -42,7 +42,7 @@ def _sidebar() -> None:
         st.sidebar.caption(f"Queue status unavailable: {exc}")
         return
     with st.sidebar.container(border=True):
-        alive = "🟢 queue running" if status["pid"] else "🔴 queue stopped"
+        alive = "● queue running" if status["pid"] else "○ queue stopped"
         st.markdown(f"**{alive}**  \n{status['running']} running · {status['queued']} queued  \n"
                     f"{device} · {slots} slot(s)")
 

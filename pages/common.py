@@ -26,8 +26,8 @@ from engine.data import workspace_root
 from engine.runfolder import RunFolder, iter_jsonl, read_json
 from engine.store import Store
 
-STATE_ICONS = {"queued": "⏳", "running": "🟢", "completed": "✅", "failed": "❌",
-               "cancelled": "⏹️", "interrupted": "⚠️", "pruned": "✂️"}
+STATE_ICONS = {"queued": "○", "running": "●", "completed": "✓", "failed": "✗",
+               "cancelled": "■", "interrupted": "!", "pruned": "✂"}
 # One colour per entity type, shared by charts and span highlights (Tableau 10, readable on white).
 PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1",
            "#ff9da7", "#9c755f", "#bab0ac"]
@@ -132,7 +132,7 @@ def sign_in_page() -> None:
                 "account to see its runs and reports.")
     for provider in providers():
         label = f"Sign in with {provider.capitalize()}" if provider else "Sign in"
-        st.button(label, type="primary", icon="🔑", key=f"signin.{provider or 'default'}",
+        st.button(label, type="primary", icon=":material/key:", key=f"signin.{provider or 'default'}",
                   on_click=st.login, args=(provider,) if provider else ())
 
 
@@ -171,13 +171,13 @@ def local_banner() -> None:
     if bound_locally():
         st.sidebar.info("**Local mode**: no sign-in, every right; this machine only "
                         f"({st.get_option('server.address')}). To share it with a team: README "
-                        "› Serving the dashboard to a team.", icon="🔓")
+                        "› Serving the dashboard to a team.", icon=":material/lock_open:")
     else:
         st.error("**No sign-in, and this server listens on the network** "
                  f"(server.address = {st.get_option('server.address') or 'every interface'}): "
                  "anyone who reaches this port can launch, cancel and delete runs. Configure "
                  "sign-in (`[auth]` in .streamlit/secrets.toml) or serve on 127.0.0.1; see "
-                 "README › Serving the dashboard to a team.", icon="⚠️")
+                 "README › Serving the dashboard to a team.", icon=":material/warning:")
 
 
 def _mtime(path: Path) -> float:

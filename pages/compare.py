@@ -36,7 +36,7 @@ def _body() -> None:
     if len(runs) < 2:
         st.info("Comparing needs at least two completed runs; "
                 f"{'one is' if runs else 'none is'} finished so far.")
-        link_to("train", "Train another run", "🚀")
+        link_to("train", "Train another run", ":material/rocket_launch:")
         return
     by_id = {r["id"]: r for r in runs}
     chosen_ids = _choose(runs, by_id)

@@ -36,7 +36,7 @@ def _body() -> None:
     store = get_store()
     curves = list_curves(store)
     if can("curve"):
-        with st.expander("Launch a new curve", expanded=not curves, icon="🚀"):
+        with st.expander("Launch a new curve", expanded=not curves, icon=":material/rocket_launch:"):
             _launch(store)
     if not curves:
         st.info("No learning curve yet: launch one above from the config of an existing run, "
@@ -61,7 +61,7 @@ def _launch(store) -> None:
     runs = store.list_runs()
     if not runs:
         st.info("A curve starts from the config of an existing run: train one first.")
-        link_to("train", "Train a run", "🚀")
+        link_to("train", "Train a run", ":material/rocket_launch:")
         return
     by_id = {r["id"]: r for r in runs}
     untagged = [r["id"] for r in runs if not r["status"].get("tags")]
@@ -114,7 +114,7 @@ def _draw_curve(result: dict) -> None:
         st.info(f"{total - result['pending']} of {total} runs completed ({states}); the curve "
                 f"fills in as they finish. Failed or cancelled runs can be resumed on the Runs "
                 "page.")
-        link_to("runs", "Runs: the queue", "📋")
+        link_to("runs", "Runs: the queue", ":material/list_alt:")
     if not result["points"]:
         return
     metric = METRIC_TITLES.get(result["metric"], result["metric"])

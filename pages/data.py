@@ -526,7 +526,7 @@ def _stored_source(store: Store) -> Working | None:
     by = row["meta"].get("created_by")
     cols[0].caption(f"**{row['name']}** · id `{ds_id}` · use it in Train as `dataset:{ds_id}`; "
                     f"stored in `{store.data_dir / ds_id}`" + (f"; uploaded by {by}." if by else "."))
-    if can("delete dataset") and cols[1].button("Delete this dataset", icon="🗑️", key="data.delete"):
+    if can("delete dataset") and cols[1].button("Delete this dataset", icon=":material/delete:", key="data.delete"):
         st.session_state["data.confirm_delete"] = ds_id
     if st.session_state.get("data.confirm_delete") == ds_id:
         _confirm_delete(store, row)

@@ -62,11 +62,45 @@ def _show_status(store: Store) -> None:
     cols[2].metric(f"{STATE_ICONS['running']} Running", f"{status['running']} / {slots}", border=True)
     cols[3].metric(f"{STATE_ICONS['queued']} Queued", status["queued"], border=True)
     _show_gpus()
+    _show_executor(store)
     if not status["pid"]:
         st.warning("The queue process is not running, so queued runs wait.")
-        if can("launch") and st.button("Start the queue", icon="▶️", key="home.start_queue"):
+        if can("launch") and st.button("Start the queue", icon=":material/play_arrow:", key="home.start_queue"):
             queue.ensure_daemon(store)
             st.rerun()
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def executor_info(root: str) -> dict:
+    """Where runs train (engine/executors.py describe()), or {"kind", "address", "error"}
+    when the settings are malformed or the cluster does not answer; cached 10 s."""
+    from engine import executors
+
+    try:
+        settings = executors.load_settings(Path(root))
+        return executors.make(settings).describe()
+    except WorkbenchError as exc:
+        return {"kind": "?", "address": None, "error": str(exc)}
+
+
+def _show_executor(store: Store) -> None:
+    info = executor_info(str(store.root))
+    if info.get("error"):
+        st.error(f"Executor: {info['error']}")
+        return
+    if info["kind"] == "local":
+        st.caption("Executor: **local**: runs train on this machine "
+                   "(README › Running on a cluster for Ray).")
+        return
+    free = lambda v: "?" if v is None else f"{v:g}"  # noqa: E731
+    st.markdown(f"**Executor: Ray** at `{info['address']}` · {len(info['nodes'])} node(s) · "
+                f"CPUs {free(info['cpus_free'])} free of {info['cpus_total']:g} · "
+                f"GPUs {free(info['gpus_free'])} free of {info['gpus_total']:g}")
+    st.dataframe([{"Node": n.get("name") or n["ip"], "IP": n["ip"],
+                   "Head": "yes" if n["head"] else "", "CPUs": n["cpus_total"],
+                   "CPUs free": n["cpus_free"], "GPUs": n["gpus_total"],
+                   "GPUs free": n["gpus_free"]} for n in info["nodes"]],
+                 hide_index=True, width="stretch")
 
 
 def gpu_status() -> list[dict]:
@@ -148,8 +182,8 @@ def _show_demo(store: Store) -> None:
                     "When it finishes, **Report** shows precision, recall and F1 for every "
                     "entity type and the sentences it got wrong.")
         with st.container(horizontal=True):
-            ner = st.button(DEMOS["ner"][1], type="primary", icon="🚀", key="home.demo_ner")
-            cls = st.button(DEMOS["classification"][1], icon="💬", key="home.demo_cls",
+            ner = st.button(DEMOS["ner"][1], type="primary", icon=":material/rocket_launch:", key="home.demo_ner")
+            cls = st.button(DEMOS["classification"][1], icon=":material/chat:", key="home.demo_cls",
                             help=DEMOS["classification"][2])
         if ner or cls:
             run_id = actions.launch(acting_user(), store, demo_config("ner" if ner else "classification"))[0]
@@ -203,8 +237,8 @@ def _show_recent(store: Store) -> None:
                      "Test score": st.column_config.NumberColumn(format=pct),
                      "Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
     with st.container(horizontal=True):
-        link_to("runs", "All runs", "📋")
-        link_to("report", "Reports", "📊")
+        link_to("runs", "All runs", ":material/list_alt:")
+        link_to("report", "Reports", ":material/bar_chart:")
 
 
 if __name__ == "__main__":  # opened as a legacy pages/ script: let app.py route the URL

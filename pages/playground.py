@@ -38,7 +38,7 @@ def _body() -> None:
     if not runs:
         st.info("No finished run with a saved model yet. When a run completes, its model "
                 "(`model/` in the run folder) can be tried here.")
-        link_to("home", "Home: train the demo", "🏠")
+        link_to("home", "Home: train the demo", ":material/home:")
         return
     run = choose_run(runs, key="playground.run")
     typed, tagged = st.tabs(["Type text", "Tag a file"])
@@ -59,7 +59,7 @@ def _try_text(run: dict) -> None:
     text = st.text_area("Text", key=key, height=110, max_chars=MAX_CHARS,
                         help="Click Predict, press Ctrl+Enter, or click outside the box.")
     # a click sends the typed text with it: the rerun predicts on what is in the box now
-    st.button("Predict", type="primary", icon="▶️", key=f"playground.predict_{kind}")
+    st.button("Predict", type="primary", icon=":material/play_arrow:", key=f"playground.predict_{kind}")
     if not text.strip():
         st.info("Type a sentence above.")
         return
@@ -163,8 +163,8 @@ if __name__ == "__main__":  # opened as a legacy pages/ script: let app.py route
 
 # ---- Tag a file -------------------------------------------------------------------------------
 TAG_TYPES = sorted(ext.lstrip(".") for ext in predict_jobs.EXTENSIONS)
-JOB_STATES = {"queued": "⏳ queued", "running": "⚙️ running", "completed": "✅ done",
-              "failed": "❌ failed"}
+JOB_STATES = {"queued": "○ queued", "running": "● running", "completed": "✓ done",
+              "failed": "✗ failed"}
 
 
 def _tag_file(run: dict) -> None:

@@ -46,7 +46,7 @@ def _body() -> None:
     if not runs:
         st.info("No completed run yet. Train one (the demo on **Home** takes a few minutes on a "
                 "CPU); its report appears here when it finishes.")
-        link_to("home", "Home: train the demo", "🏠")
+        link_to("home", "Home: train the demo", ":material/home:")
         return
     top = st.columns([3, 1])
     with top[0]:
@@ -104,7 +104,7 @@ def _model_download(run: dict) -> None:
         st.warning(f"The model of run `{run['id']}` cannot be downloaded: {problem}.")
         return
     st.download_button("Download model", data=functools.partial(model_zip, str(run["dir"])),
-                       file_name=f"{run['id']}-model.zip", mime="application/zip", icon="📦",
+                       file_name=f"{run['id']}-model.zip", mime="application/zip", icon=":material/download:",
                        on_click="ignore", key="report.model_zip",
                        help="model/ as a zip: safetensors weights, labelled config, tokenizer "
                             "and the Hugging Face model card (README.md); it loads with "
@@ -131,10 +131,10 @@ def _show_table(df: pd.DataFrame, key: str, file_stem: str, raw: dict) -> None:
                  height=min(38 + 35 * len(df), 600), placeholder="—")
     with st.container(horizontal=True):
         st.download_button("CSV", data=df.to_csv(index=False, float_format="%.2f"),
-                           file_name=f"{file_stem}.csv", mime="text/csv", icon="⬇️",
+                           file_name=f"{file_stem}.csv", mime="text/csv", icon=":material/download:",
                            on_click="ignore", key=f"report.{key}_csv")
         st.download_button("JSON", data=json.dumps(raw, indent=1), file_name=f"{file_stem}.json",
-                           mime="application/json", icon="⬇️", on_click="ignore",
+                           mime="application/json", icon=":material/download:", on_click="ignore",
                            key=f"report.{key}_json")
 
 

@@ -106,7 +106,7 @@ def _draw(store: Store, live: bool, drawn: int) -> None:
         st.rerun(scope="app")
     if not runs:
         st.info("No runs yet. Start one on the **Train** page, or train the demo from **Home**.")
-        link_to("home", "Home: train the demo", "🏠")
+        link_to("home", "Home: train the demo", ":material/home:")
         return
     snap = _Snapshot(store, runs)
     _show_counts(runs)
@@ -237,7 +237,7 @@ def _show_problem(run: dict, records: list[dict]) -> None:
                 f"checkpoint (the sweep keeps it as pruned). {where}")
     warnings = [w for w in status.get("warnings") or [] if isinstance(w, str)]
     if warnings:  # e.g. a tracker switched off (engine/tracking.py); the run itself went on
-        st.warning("\n".join(f"- {w}" for w in warnings), icon="⚠️")
+        st.warning("\n".join(f"- {w}" for w in warnings), icon=":material/warning:")
 
 
 def _resume_note(run: dict, records: list[dict]) -> str:
@@ -285,30 +285,30 @@ def _show_actions(store: Store, run: dict, config: dict) -> None:
     run_id, state, run_dir = run["id"], run["state"], Path(run["dir"])
     with st.container(horizontal=True, vertical_alignment="center"):
         if can("launch") and st.button(
-                "Clone and edit", icon="📝", key="runs.clone", disabled=not config,
+                "Clone and edit", icon=":material/edit:", key="runs.clone", disabled=not config,
                 help="Open Train filled with this run's settings, to change and launch them"
                 if config else f"This run's {RunFolder.CONFIG} is missing or unreadable"):
             _clone(run, config)
-        if state in LIVE and can("cancel") and st.button("Cancel", icon="⏹️", key="runs.cancel"):
+        if state in LIVE and can("cancel") and st.button("Cancel", icon=":material/stop_circle:", key="runs.cancel"):
             outcome = actions.cancel(acting_user(), store, run_id)
             _flash({"cancelled": "Run cancelled before it started.",
                     "stopping": "Stopping: the worker saves a checkpoint, then ends as cancelled.",
                     "interrupted": "The worker was gone; the run is marked interrupted."}[outcome])
-        if state in queue.RESUMABLE and can("resume") and st.button("Resume", icon="▶️", key="runs.resume"):
+        if state in queue.RESUMABLE and can("resume") and st.button("Resume", icon=":material/play_arrow:", key="runs.resume"):
             actions.resume(acting_user(), store, run_id)
             queue.ensure_daemon(store)
             _flash("Back in the queue: it continues from its latest checkpoint.")
-        if state not in LIVE and can("delete run") and st.button("Delete", icon="🗑️", key="runs.delete"):
+        if state not in LIVE and can("delete run") and st.button("Delete", icon=":material/delete:", key="runs.delete"):
             st.session_state["runs.confirm_delete"] = run_id
         _download_buttons(run_dir, run_id)
         if state == "completed" and can("free space") and checkpoint.can_free(run_dir) and st.button(
-                "Free space", icon="🧹", key="runs.free_space",
+                "Free space", icon=":material/cleaning_services:", key="runs.free_space",
                 help="Keep only the final weights of the checkpoints (no optimizer state); "
                      "model/, the report and the predictions stay"):
             _flash(f"Freed {fmt_bytes(_free_space(store, run_id))}: the checkpoints hold only "
                    "the final weights now.")
         if state == "completed":
-            link_to("report", "Open the report", "📊", run_id)
+            link_to("report", "Open the report", ":material/bar_chart:", run_id)
     if st.session_state.get("runs.confirm_delete") == run_id:
         _confirm_delete(store, run)
 
@@ -380,17 +380,17 @@ def _download_buttons(run_dir: Path, run_id: str) -> None:
     report = folder.report_path
     if report.is_file():
         st.download_button(report.name, data=report.read_bytes(), file_name=f"{run_id}-{report.name}",
-                           mime="application/json", icon="⬇️", on_click="ignore", key="runs.dl_report")
+                           mime="application/json", icon=":material/download:", on_click="ignore", key="runs.dl_report")
     predictions = folder.predictions_path
     if predictions.is_file():
         st.download_button(predictions.name, data=functools.partial(predictions.read_bytes),
                            file_name=f"{run_id}-{predictions.name}", mime="application/jsonl",
-                           icon="⬇️", on_click="ignore", key="runs.dl_predictions")
+                           icon=":material/download:", on_click="ignore", key="runs.dl_predictions")
     model = folder.model_dir
     if folder.has_model():
         # built only when clicked: the zip of a model folder is tens of MB
         st.download_button("model (.zip)", data=functools.partial(zip_folder, model),
-                           file_name=f"{run_id}-model.zip", mime="application/zip", icon="⬇️",
+                           file_name=f"{run_id}-model.zip", mime="application/zip", icon=":material/download:",
                            on_click="ignore", key="runs.dl_model",
                            help=f"Or load it in place: {model}")
 

@@ -60,7 +60,7 @@ LR_KNOBS = ("learning_rate", "warmup_ratio", "schedule")
 CURVE_STEPS = 1000  # the LR curves are drawn over each trial's own training, in per cent
 LIVE_EVERY_S = 3
 LIVE_TRIALS = ("queued", "running", "waiting")
-TRIAL_ICONS = {**STATE_ICONS, "waiting": "⏳"}
+TRIAL_ICONS = {**STATE_ICONS, "waiting": "○"}
 DONE_COLOUR, PRUNED_COLOUR, BEST_COLOUR = "#4e79a7", "#bab0ac", "#e15759"
 
 
@@ -79,7 +79,7 @@ def _body() -> None:
     store = get_store()
     sweeps = sweep.list_sweeps(store)
     if can("sweep"):
-        with st.expander("New sweep", expanded=not sweeps, icon="🎯"):
+        with st.expander("New sweep", expanded=not sweeps, icon=":material/tune:"):
             _new_sweep(store)
     if not sweeps:
         st.info("No sweep yet: define a search space above and launch it, or run "
@@ -127,7 +127,7 @@ def _new_sweep(store: Store) -> None:
     first = st.checkbox("Try the base config's values first", value=True, key="sweeps.enqueue",
                         help="Trial 0 runs the base config's own values of the searched knobs "
                              "(where they lie in the ranges): a baseline to beat.")
-    if st.button("Launch sweep", type="primary", icon="🚀", key="sweeps.launch"):
+    if st.button("Launch sweep", type="primary", icon=":material/rocket_launch:", key="sweeps.launch"):
         if problem:
             st.error(problem)
             return
@@ -414,7 +414,7 @@ def _param_text(value) -> str:
 def _actions(store: Store, shown: dict) -> None:
     sweep_id, best = shown["sweep_id"], shown["best"]
     with st.container(horizontal=True, vertical_alignment="center"):
-        if best and can("launch") and st.button("Use best", type="primary", icon="🏆", key="sweeps.use_best",
+        if best and can("launch") and st.button("Use best", type="primary", icon=":material/emoji_events:", key="sweeps.use_best",
                               help="Open the Train page with the best trial's configuration."):
             cfg = sweep.best_config(store, sweep_id)
             open_with_config("train", cfg, f"Loaded the best trial (#{best['number']}, "
@@ -422,23 +422,23 @@ def _actions(store: Store, shown: dict) -> None:
                                            f"{sweep_id}.")
         editor = can("cancel")
         if shown["state"] == "active" and editor:
-            if st.button("Stop", icon="⏹️", key="sweeps.stop",
+            if st.button("Stop", icon=":material/stop_circle:", key="sweeps.stop",
                          help="Ask no new trials; those in flight finish."):
                 actions.stop_sweep(acting_user(), store, sweep_id)
                 _flash(f"Sweep {sweep_id} stopped: no new trials; those in flight finish.")
-            if st.button("Stop and cancel trials", icon="⛔", key="sweeps.cancel",
+            if st.button("Stop and cancel trials", icon=":material/block:", key="sweeps.cancel",
                          help="Ask no new trials and cancel the runs in flight."):
                 actions.stop_sweep(acting_user(), store, sweep_id, cancel_runs=True)
                 _flash(f"Sweep {sweep_id} stopped and its running trials cancelled.")
         elif shown["state"] == "stopped" and editor and st.button(
-                "Resume", icon="▶️", key="sweeps.resume", help="Ask trials again, up to the budget."):
+                "Resume", icon=":material/play_arrow:", key="sweeps.resume", help="Ask trials again, up to the budget."):
             actions.resume_sweep(acting_user(), store, sweep_id)
             sweep.tick(store, sweep_id)
             queue.ensure_daemon(store)
             _flash(f"Sweep {sweep_id} resumed.")
         if best and best["run_id"]:
-            link_to("report", "Report of the best trial", "📊", best["run_id"])
-        link_to("runs", "Runs: the queue", "📋")
+            link_to("report", "Report of the best trial", ":material/bar_chart:", best["run_id"])
+        link_to("runs", "Runs: the queue", ":material/list_alt:")
 
 
 def _flash(message: str) -> None:

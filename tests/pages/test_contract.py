@@ -165,7 +165,7 @@ def test_runs_lists_the_runs_with_their_scores_and_shows_one(real_workspace):
     for run_id in ids:
         report, config = _json(runs, run_id, "report.json"), _json(runs, run_id, "config.json")
         row = table.loc[run_id]
-        assert row["State"] == "✅ completed" and row["Progress"] == 1.0
+        assert row["State"] == "✓ completed" and row["Progress"] == 1.0
         assert row["Name"] == config["name"] and row["Task"] == report["task"]
         assert row["Steps"] == f"{report['steps']:,} / {report['steps']:,}"
         for split in ("dev", "test"):

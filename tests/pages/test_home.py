@@ -41,7 +41,7 @@ def test_status_tiles_and_recent_runs(store):
     at = page_test("home")
     no_exception(at)
     tiles = {m.label: m.value for m in at.metric}
-    assert tiles["Queue process"] == "stopped" and tiles["🟢 Running"].startswith("1 / ")
+    assert tiles["Queue process"] == "stopped" and tiles["● Running"].startswith("1 / ")
     recent = next(d.value for d in at.dataframe if "Dev score" in d.value.columns)
     assert len(recent) == 5 and "old" not in set(recent["Name"])
     assert recent["Test score"].notna().sum() == 4  # completed runs have a test score
@@ -133,3 +133,44 @@ def test_no_gpu_card_without_a_gpu(store, monkeypatch):
     at = page_test("home")
     no_exception(at)
     assert "**GPU" not in _gpu_text(at) and not at.get("progress")
+
+
+def _captions_and_markdown(at) -> str:
+    return " ".join([c.value for c in at.caption] + [m.value for m in at.markdown])
+
+
+def test_home_says_which_executor_runs_the_queue(store, monkeypatch):
+    from engine import executors
+
+    monkeypatch.delenv("WORKBENCH_EXECUTOR", raising=False)
+    at = page_test("home")
+    no_exception(at)
+    assert "Executor: **local**" in _captions_and_markdown(at)
+
+    nodes = [{"node_id": "a", "ip": "10.0.0.1", "name": "head-1", "head": True, "cpus_total": 8.0,
+              "cpus_free": 6.0, "gpus_total": 1.0, "gpus_free": 0.0},
+             {"node_id": "b", "ip": "10.0.0.2", "name": "gpu-2", "head": False,
+              "cpus_total": 16.0, "cpus_free": 16.0, "gpus_total": 2.0, "gpus_free": 2.0}]
+    monkeypatch.setattr(executors.RayExecutor, "nodes", lambda self: nodes)
+    monkeypatch.setenv("WORKBENCH_EXECUTOR", "ray")
+    monkeypatch.setenv("RAY_ADDRESS", "http://10.0.0.1:8265")
+    from pages.home import executor_info
+
+    executor_info.clear()
+    at = page_test("home")
+    no_exception(at)
+    text = _captions_and_markdown(at)
+    assert "**Executor: Ray** at `http://10.0.0.1:8265` · 2 node(s)" in text
+    assert "CPUs 22 free of 24 · GPUs 2 free of 3" in text
+    table = at.dataframe[0].value
+    assert list(table["Node"]) == ["head-1", "gpu-2"] and list(table["GPUs free"]) == [0.0, 2.0]
+
+    def down(self):
+        raise executors.ClusterUnavailable("the Ray cluster at http://10.0.0.1:8265 does not "
+                                           "answer (connection refused)")
+
+    monkeypatch.setattr(executors.RayExecutor, "nodes", down)
+    executor_info.clear()
+    at = page_test("home")
+    no_exception(at)
+    assert any("does not answer" in e.value for e in at.error)

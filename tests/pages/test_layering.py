@@ -150,3 +150,18 @@ def test_the_rules_catch_the_old_layering():
         "compare imports pages.runs", "home imports pages.runs",
         "home uses 'runs.flash', a key of page runs",
         "runs touches the current run ('run_id') itself"]
+
+
+def test_no_emoji_anywhere_in_the_pages():
+    """Emoji render as empty boxes in a browser without an emoji font (Debian's Chromium):
+    icons are Streamlit's :material/…: names, and text symbols stay within ordinary fonts."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    emoji = re.compile("[\U0001F000-\U0001FAFF\u2B00-\u2BFF\uFE0F\u23E9-\u23FA\u26A0\u2699\u26D4]")
+    found = [f"{p.name}:{n}: {m.group(0)!r}"
+             for p in [root / "app.py", *sorted((root / "pages").glob("*.py"))]
+             for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+             for m in [emoji.search(line)] if m]
+    assert not found, found

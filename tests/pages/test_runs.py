@@ -30,7 +30,7 @@ def test_table_shows_every_run_with_state_progress_and_eta(store):
     no_exception(at)
     df = _frame(at).set_index("ID")
     assert set(df.index) == {done, live, waiting}
-    assert df.loc[done, "State"] == "✅ completed" and df.loc[done, "Progress"] == 1.0
+    assert df.loc[done, "State"] == "✓ completed" and df.loc[done, "Progress"] == 1.0
     assert df.loc[live, "Steps"] == "60 / 150" and abs(df.loc[live, "Progress"] - 0.4) < 1e-9
     assert df.loc[live, "ETA"].endswith("s")          # from the logged step rate
     assert df.loc[waiting, "ETA"] == "#1 in queue"
