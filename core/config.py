@@ -99,7 +99,7 @@ class RunConfig:
                          "sentences of the same document, in file order) each window also "
                          "reads on each side, within max_length; only the sentence itself is "
                          "labelled. 0: each sentence alone.")
-    decoding: str = _knob("model", "argmax", "NER: 'viterbi' picks the most probable tag "
+    decoding: str = _knob("model", "viterbi", "NER: 'viterbi' picks the most probable tag "
                           "sequence that is valid in train_scheme (no I-X after O in IOB2); "
                           "'argmax' the most probable tag of each word.")
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from engine import access
-from engine.store import Store
 from tests.pages.fakes import APP, TIMEOUT, as_user, make_run, no_exception, page_test
 
 ROLES = access.Access(viewers=("@example.com",), editors=("ed@example.com",),
