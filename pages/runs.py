@@ -96,14 +96,19 @@ def _view(store: Store, live: bool, drawn: int) -> None:
 def _draw(store: Store, live: bool, drawn: int) -> None:
     """Counts, filters, the table and the selected run, from one read of the runs. On a
     timed redraw, a run that started, ended or changed state reruns the whole page (the
-    sidebar's counts, and whether to keep refreshing)."""
+    sidebar's counts, and whether to keep refreshing) once this redraw has drawn its
+    widgets: a click that arrived with it (Cancel as the run starts) is handled first."""
     runs = store.list_runs(limit=LIST_LIMIT)
     states = sorted((r["id"], r["state"]) for r in runs if r["state"] in LIVE)
     redraw = st.session_state.get("runs.drawn") == drawn  # a timed or widget redraw
     changed = redraw and st.session_state.get("runs.live_seen") != states
     st.session_state["runs.drawn"], st.session_state["runs.live_seen"] = drawn, states
+    _draw_runs(store, runs)
     if changed or (redraw and bool(states) != live):
         st.rerun(scope="app")
+
+
+def _draw_runs(store: Store, runs: list[dict]) -> None:
     if not runs:
         st.info("No runs yet. Start one on the **Train** page, or train the demo from **Home**.")
         link_to("home", "Home: train the demo", ":material/home:")
