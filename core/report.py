@@ -18,6 +18,11 @@ A split section (`score_split`):
                         errors (entity_errors' per_type counts)
     classification  classes: core.metrics.classification_report (accuracy, micro, macro,
                         weighted, per_type); full only: confusion {labels, matrix}
+                    two labels and rows in groups (a user, a query: TextExample.group):
+                        ranking {positive (the label that counts as relevant), binary
+                        (core.ranking.binary_report: ROC-AUC, average precision, curves),
+                        groups (core.ranking.ranking_report: NDCG@k, MRR, recall@k, the
+                        NDCG curve, the worst groups)}; candidates ranked by P(positive)
     multilabel      classes: core.metrics.multilabel_report (subset_accuracy, hamming_loss,
                         micro, macro, weighted, per_type)
 
@@ -57,7 +62,35 @@ def score_split(task: str, pred: dict, labels: Sequence[str], *, full: bool) -> 
     if full:
         names, matrix = metrics.confusion(gold, guess, labels=labels)
         out["confusion"] = {"labels": names, "matrix": np.asarray(matrix).tolist()}
+    groups = pred.get("groups")
+    if groups is not None and len(labels) == 2 and all(g is not None for g in groups):
+        out["ranking"] = ranking_section(gold, pred["probs"], labels, groups)
     return out
+
+
+POSITIVE_NAMES = ("1", "true", "yes", "clicked", "click", "relevant", "positive", "bought",
+                  "match", "pos")
+
+
+def positive_label(labels: Sequence[str]) -> str:
+    """Of two labels, the one that counts as relevant when ranking: a name such as
+    'clicked', 'yes', '1' or 'relevant' (POSITIVE_NAMES, any case), else the second."""
+    named = [lab for lab in labels if str(lab).strip().lower() in POSITIVE_NAMES]
+    return named[0] if len(named) == 1 else labels[1]
+
+
+def ranking_section(gold: Sequence[str], probs: Any, labels: Sequence[str],
+                    groups: Sequence) -> dict:
+    """The ranking view of a binary classifier over grouped rows (see the module docstring):
+    each group's rows ranked by the probability of the positive label."""
+    from core import ranking
+
+    positive = positive_label(labels)
+    column = list(labels).index(positive)
+    scores = np.asarray(probs, dtype=np.float64)[:, column]
+    relevance = [1.0 if g == positive else 0.0 for g in gold]
+    return {"positive": positive, "binary": ranking.binary_report(relevance, scores),
+            "groups": ranking.ranking_report(list(groups), relevance, scores)}
 
 
 def problems(report: Any) -> list[str]:

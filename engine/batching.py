@@ -94,6 +94,9 @@ class ResidentSplit:
             host = collate_texts(features, np.arange(len(features)), pad_id=pad_id,
                                  multi_label=multi_label)
         self.input_ids = host["input_ids"][:, :width].to(torch.int32).to(device)  # (N, W)
+        types = host.get("token_type_ids")  # text pairs: segment 0 / 1
+        self.token_type_ids = None if types is None else \
+            types[:, :width].to(torch.int8).to(device)  # (N, W)
         self.labels = host["labels"].to(device)  # (N, W) tokens, (N,) or (N, C) texts
         self.token_labels = label_shape == "tokens"
         self.device = device
@@ -122,7 +125,13 @@ class ResidentSplit:
             labels = labels[:, :t]
             if t > width:
                 labels = torch.nn.functional.pad(labels, (0, t - width), value=-100)
-        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+        out = {"input_ids": ids, "attention_mask": mask, "labels": labels}
+        if self.token_type_ids is not None:
+            types = self.token_type_ids.index_select(0, rows)[:, :t].long()
+            if t > width:
+                types = torch.nn.functional.pad(types, (0, t - width), value=0)
+            out["token_type_ids"] = types
+        return out
 
     def batch(self, idx: np.ndarray) -> dict[str, torch.Tensor]:
         """input_ids / attention_mask / labels for rows `idx`, padded to the bucket length."""

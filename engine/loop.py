@@ -462,7 +462,10 @@ def predict_split(model, prep: Prepared, split: str, device, amp) -> dict:
     out = decode(cfg.task, prep.labels, features, logits)
     gold = [list(ex.labels) for ex in records] if cfg.task == "multilabel" \
         else [ex.labels[0] for ex in records]
-    return {"gold": gold, "pred": out["pred"], "probs": out["probs"]}
+    pred = {"gold": gold, "pred": out["pred"], "probs": out["probs"]}
+    if any(getattr(ex, "group", None) is not None for ex in records):
+        pred["groups"] = [ex.group for ex in records]  # ranking metrics per group
+    return pred
 
 
 def _evaluate_during(s: Session) -> Iterator[dict]:

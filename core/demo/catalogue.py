@@ -4,6 +4,7 @@ from __future__ import annotations
 from core.demo.intent import make_intent_demo
 from core.demo.multilabel import make_multilabel_demo
 from core.demo.ner import make_ner_demo
+from core.demo.recommendation import make_recommendation_demo
 from core.demo.sentiment import make_sentiment_demo
 from core.errors import ConfigError
 
@@ -23,6 +24,13 @@ DEMOS: dict[str, dict] = {
         "name": "demo-multilabel", "task": "multilabel", "make": make_multilabel_demo,
         "description": "Support tickets tagged with 1-3 of billing, technical, account, "
                        "shipping and urgent."},
+    "demo-recommendation": {
+        "name": "demo-recommendation", "task": "classification",
+        "make": make_recommendation_demo,
+        "description": "Recommendation as text pairs: a user's recent items (titles joined "
+                       "with ' | ') and a candidate item, labelled clicked or skipped; rows "
+                       "grouped by user (ranking metrics: NDCG@k, MRR), split by user, some "
+                       "items and phrasings only in dev/test."},
 }
 
 

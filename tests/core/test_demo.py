@@ -286,12 +286,14 @@ def test_text_generators_reject_too_few_examples(make, n):
 # ------------------------------------------------------------------ catalogue
 
 def test_demos_catalogue_describes_each_generator():
-    assert set(DEMOS) == {"demo-ner", "demo-intent", "demo-sentiment", "demo-multilabel"}
+    assert set(DEMOS) == {"demo-ner", "demo-intent", "demo-sentiment", "demo-multilabel",
+                          "demo-recommendation"}
     record_type = {"ner": TokenExample, "classification": TextExample, "multilabel": TextExample}
     for name, entry in DEMOS.items():
         assert entry["name"] == name and entry["description"]
-        data = entry["make"](seed=1, **({"n_sentences": 30} if entry["task"] == "ner"
-                                        else {"n_examples": 100}))
+        small = {"demo-ner": {"n_sentences": 30},
+                 "demo-recommendation": {"n_users": 60, "n_items": 200}}
+        data = entry["make"](seed=1, **small.get(name, {"n_examples": 100}))
         assert all(isinstance(e, record_type[entry["task"]]) for s in SPLITS for e in data[s])
         multi = any(len(e.labels) > 1 for s in SPLITS for e in data[s]) \
             if entry["task"] != "ner" else False

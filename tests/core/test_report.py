@@ -1,6 +1,7 @@
 """core/report: the report schema's builders and readers."""
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -145,3 +146,28 @@ def test_problems_is_empty_for_built_reports_and_names_each_broken_table(gold, d
 def test_problems_of_non_objects():
     assert problems([1]) == ["the file holds list, not an object"]
     assert problems({"task": 3}) == ["task is not a string"]
+
+
+def test_grouped_binary_classification_gets_a_ranking_section_equal_to_core_ranking():
+    from core import ranking
+    from core.report import positive_label, score_split
+
+    rng = np.random.default_rng(3)
+    labels = ["clicked", "skipped"]
+    groups = [f"u{i // 5}" for i in range(40)]
+    gold = [labels[int(x)] for x in rng.integers(0, 2, 40)]
+    p_click = rng.random(40)
+    probs = np.stack([p_click, 1 - p_click], axis=1)
+    pred = {"gold": gold, "pred": [labels[int(p < 0.5)] for p in p_click], "probs": probs,
+            "groups": groups}
+    section = score_split("classification", pred, labels, full=False)["ranking"]
+    assert section["positive"] == "clicked" == positive_label(labels)
+    relevance = [1.0 if g == "clicked" else 0.0 for g in gold]
+    assert section["groups"] == ranking.ranking_report(groups, relevance, p_click)
+    assert section["binary"]["roc_auc"] == pytest.approx(ranking.roc_auc(relevance, p_click))
+    json.dumps(section, allow_nan=False)  # report.json material
+    # no groups, or more than two labels: no ranking section
+    assert "ranking" not in score_split("classification", {**pred, "groups": None}, labels,
+                                        full=False)
+    assert positive_label(["neg", "pos"]) == "pos" and positive_label(["0", "1"]) == "1"
+    assert positive_label(["a", "b"]) == "b"

@@ -68,3 +68,26 @@ def test_chunks_of_one_batch_give_plain_shuffled_batches_with_more_padding():
     pad = lambda plan: sum(len(b) * lengths[b].max() for b in plan)
     assert sorted(np.concatenate(plain).tolist()) == list(range(1000))
     assert pad(bucketed) < 0.7 * pad(plain)
+
+
+def test_resident_split_keeps_the_segments_of_text_pairs():
+    """Training gathers its batches from ResidentSplit: text pairs keep their token_type_ids
+    there, as collate_texts gives them at evaluation (else training and evaluation would
+    see different inputs)."""
+    import torch
+
+    from engine.batching import ResidentSplit, collate_texts
+
+    feats = [{"input_ids": [1, 5, 2, 7, 8, 2], "token_type_ids": [0, 0, 0, 1, 1, 1], "labels": 1},
+             {"input_ids": [1, 6, 6, 2, 9, 2, 9, 2], "token_type_ids": [0, 0, 0, 0, 1, 1, 1, 1],
+              "labels": 0}]
+    resident = ResidentSplit(feats, pad_id=0, device=torch.device("cpu"), multiple=4, cap=16,
+                             label_shape="texts")
+    got = resident.batch(np.array([1, 0]))
+    want = collate_texts(feats, np.array([1, 0]), pad_id=0, multi_label=False)
+    assert got["input_ids"].shape[1] == 8
+    for key in ("input_ids", "attention_mask", "token_type_ids", "labels"):
+        assert torch.equal(got[key], want[key]), key
+    single = ResidentSplit([{"input_ids": [1, 2], "labels": 0}], pad_id=0,
+                           device=torch.device("cpu"), multiple=None, cap=8, label_shape="texts")
+    assert "token_type_ids" not in single.batch(np.array([0]))
