@@ -145,7 +145,12 @@ def _show_headline(tiles: list[tuple[str, str, str | None]]) -> None:
 
 
 def _pct(x: float | None) -> str:
-    return "—" if x is None else f"{100 * x:.1f} %"
+    """A share as a percentage with one decimal; a whole 100 % without it (so that six metric
+    cards in a row never cut '100.0 %' off)."""
+    if x is None:
+        return "—"
+    text = f"{100 * x:.1f}"
+    return "100 %" if text == "100.0" else f"{text} %"
 
 
 # ---- seed group ---------------------------------------------------------------------------

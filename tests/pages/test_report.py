@@ -260,3 +260,11 @@ def test_plural():
 
     assert plural(1, "error") == "1 error" and plural(0, "error") == "0 errors"
     assert plural(1204, "test sentence") == "1,204 test sentences"
+
+
+def test_percentages_fit_their_cards():
+    from pages.report import _pct
+
+    assert _pct(0.99849) == "99.8 %" and _pct(1.0) == "100 %" and _pct(0.99996) == "100 %"
+    assert _pct(None) == "—" and _pct(0.5) == "50.0 %"
+    assert max(len(_pct(x / 1000)) for x in range(1001)) <= 6
