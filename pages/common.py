@@ -341,6 +341,10 @@ def choose_run(runs: list[dict], *, key: str, label: str = "Run",
     if not runs:
         return None
     by_id = {r["id"]: r for r in runs}
+    asked = st.query_params.get("run")
+    if asked in by_id and st.session_state.get(f"{key}.asked") != asked:
+        # a deep link (?run=) the session has not followed yet wins over an earlier choice
+        st.session_state[key] = st.session_state[f"{key}.asked"] = asked
     if st.session_state.get(key) not in by_id:
         for wanted in (st.query_params.get("run"), st.session_state.get("run_id"), default):
             if wanted in by_id:
@@ -350,6 +354,7 @@ def choose_run(runs: list[dict], *, key: str, label: str = "Run",
             st.session_state[key] = runs[0]["id"]
     run_id = st.selectbox(label, list(by_id), key=key, format_func=lambda i: run_label(by_id[i]))
     remember_run(run_id)
+    st.session_state[f"{key}.asked"] = run_id  # the URL now names it: nothing new to follow
     return by_id[run_id]
 
 

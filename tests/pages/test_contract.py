@@ -37,7 +37,9 @@ def _lines(path: str) -> int:
 
 
 def _pct(x: float) -> str:
-    return f"{100 * x:.1f} %"
+    """As the Report page writes a share: one decimal, a whole 100 % without it."""
+    text = f"{100 * x:.1f}"
+    return "100 %" if text == "100.0" else f"{text} %"
 
 
 # ---- reading the page -----------------------------------------------------------------------
