@@ -280,11 +280,13 @@ def resolve_model(path: str | Path) -> tuple[Path, dict]:
     if not p.is_dir():
         raise WorkbenchError(f"{p}: no such folder (give a run folder or a model folder)")
     run_config = None
-    if (p / "model").is_dir() and (p / "config.json").is_file():
-        model_dir, run_config = p / "model", p / "config.json"
-    elif p.name == "model" and (p.parent / "status.json").is_file():
-        model_dir, run_config = p, p.parent / "config.json"
-    elif (p / "status.json").is_file():
+    from engine.runfolder import RunFolder
+
+    if (p / RunFolder.MODEL).is_dir() and (p / RunFolder.CONFIG).is_file():
+        model_dir, run_config = p / RunFolder.MODEL, p / RunFolder.CONFIG
+    elif p.name == RunFolder.MODEL and (p.parent / RunFolder.STATUS).is_file():
+        model_dir, run_config = p, p.parent / RunFolder.CONFIG
+    elif (p / RunFolder.STATUS).is_file():
         raise WorkbenchError(f"run {p.name} has no model/ yet: it has not finished training")
     else:
         model_dir = p

@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import html
-import io
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
@@ -29,7 +28,7 @@ from core.schemes import (Diagnostic, Fix, apply_fix, describe_scheme, detect_sc
                           fixes, summarize_diagnostics)
 from core.spans import SCHEMES, split_tag, to_spans
 from engine.data import (check_records, guess_columns, read_records, reader_task, resolve_format,
-                         split_records)
+                         split_records, table_columns)
 from engine import actions
 from engine.store import Store
 from pages.common import acting_user, can, get_store, show_error, type_colour, type_colours
@@ -108,23 +107,6 @@ def parse_file(data: bytes, name: str, *, task: str, fmt: str = "auto",
                            label_column=label_column, label_delimiter=label_delimiter)
     check_records(records, task, source=name)
     return records
-
-
-def table_columns(data: bytes, name: str, fmt: str = "auto",
-                  task: str = "classification") -> list[str] | None:
-    """The header of a CSV/TSV/Parquet file, or None for other formats or unreadable data."""
-    fmt = resolve_format(data, name, fmt, task)
-    if fmt not in TABLE_FORMATS:
-        return None
-    try:
-        if fmt == "parquet":
-            return list(pl.read_parquet_schema(io.BytesIO(data)))
-        head = data.split(b"\n", 1)[0].removeprefix(b"\xef\xbb\xbf")
-        frame = pl.read_csv(io.BytesIO(head), separator="\t" if fmt == "tsv" else ",",
-                            n_rows=0, infer_schema=False)
-        return frame.columns or None
-    except Exception:  # noqa: BLE001 - the reader reports the real problem later
-        return None
 
 
 def load_upload(files: dict[str, tuple[str, bytes]], *, task: str, fmt: str = "auto",
