@@ -102,10 +102,18 @@ def load(home: Path) -> Access:
     """The `[access]` settings of the workspace at `home` (empty when the file or the section
     is absent); ConfigError naming the file and the key when they are malformed."""
     path = settings_path(home)
+    if not path.exists():
+        return Access(source=str(path))
+    return from_dict(read_toml_section(path, "access"), source=str(path))
+
+
+def read_toml_section(path: Path, section: str) -> object:
+    """Table `section` of workbench.toml at `path` ({} when the file or table is absent);
+    ConfigError naming the file when it cannot be read or is not UTF-8 TOML."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return Access(source=str(path))
+        return {}
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
     try:
@@ -114,7 +122,7 @@ def load(home: Path) -> Access:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    return from_dict(doc.get("access", {}), source=str(path))
+    return doc.get(section, {})
 
 
 def from_dict(section: object, *, source: str = "[access]") -> Access:

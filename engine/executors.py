@@ -29,7 +29,6 @@ import signal
 import subprocess
 import threading
 import time
-import tomllib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,21 +110,10 @@ def load_settings(home: Path, *, kind: str | None = None, address: str | None = 
 
 
 def _read_section(path: Path) -> object:
-    """The [executor] table of the TOML file at `path` ({} when the file or table is absent);
-    read as engine/access.py reads [access]."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
-    try:
-        doc = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    return doc.get(SECTION, {})
+    """The [executor] table of the TOML file at `path` ({} when the file or table is absent)."""
+    from engine.access import read_toml_section
+
+    return read_toml_section(path, SECTION)
 
 
 def from_dict(section: object, *, source: str = "[executor]") -> Settings:
